@@ -1,0 +1,1 @@
+"""Core members, circles, meetings, check-ins, concerns and escalations."""

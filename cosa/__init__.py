@@ -1,0 +1,1 @@
+"""The CoSA Circles application shell and what every feature shares."""

@@ -1,0 +1,5 @@
+import sys
+
+from cosa.cli import main
+
+sys.exit(main())

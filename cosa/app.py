@@ -1,0 +1,91 @@
+"""create_app(): routes, middleware, security headers, error pages and the lifespan (pool, scheduler, outbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.static_files import create_static_files_router
+
+from cosa import outbox
+from cosa.accounts import AccountController, AuthController, InvitationController, switch_language
+from cosa.admin import UserAdminController
+from cosa.auth import SignInRequired, public, session_middleware
+from cosa.controllers import dev_mail, dev_mail_message, healthz, home
+from cosa.db import close_pool, prepare_database, start_pool
+from cosa.scheduler import start_scheduler
+from cosa.settings import Settings, get_settings
+from cosa.web import STATIC_DIR, before_send, http_exception_handler, make_environment
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await prepare_database()
+        await start_pool()
+        scheduler = start_scheduler(settings) if settings.scheduler_enabled else None
+        worker = asyncio.create_task(outbox.run_worker(settings)) if settings.scheduler_enabled else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await close_pool()
+
+    handlers: list[Any] = [
+        home,
+        healthz,
+        switch_language,
+        AuthController,
+        AccountController,
+        InvitationController,
+        UserAdminController,
+        create_static_files_router(path="/static", directories=[STATIC_DIR], name="static", guards=[public]),
+    ]
+    if settings.env == "development":
+        handlers += [dev_mail, dev_mail_message]
+
+    csrf_cookie = "__Host-csrftoken" if settings.cookie_secure else "csrftoken"
+    return Litestar(
+        route_handlers=handlers,
+        state=State({"settings": settings, "jinja": make_environment()}),
+        lifespan=[lifespan],
+        middleware=[session_middleware],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name=csrf_cookie,
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+        ),
+        plugins=[HTMXPlugin()],
+        request_class=HTMXRequest,
+        before_send=[before_send],
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            SignInRequired: http_exception_handler,
+            Exception: http_exception_handler,
+        },
+        openapi_config=None,
+        logging_config=None,  # logging is configured once, by us: Litestar's would replace the root handlers
+        debug=False,
+    )

@@ -1,0 +1,114 @@
+"""The `python -m cosa` command line: migrate, demo data, the development server, the first admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from cosa.settings import SettingsError, get_settings
+
+
+def _migrate() -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = asyncio.run(run_forwards("all"))
+    if not result.success:
+        raise SystemExit(f"Migrations failed: {result.message}")
+
+
+async def _seed_if_empty() -> bool:
+    from cosa.demo import database_is_empty, seed_demo
+
+    if not await database_is_empty():
+        return False
+    await seed_demo(get_settings())
+    return True
+
+
+def _print_logins() -> None:
+    from cosa.demo import demo_logins
+
+    print("\nDemo logins (demo data only; every account uses the same password):")
+    for email, role, password in demo_logins():
+        print(f"  {role:<12} {email:<28} {password}")
+
+
+async def _create_admin(email: str, name: str) -> str:
+    from cosa import audit
+    from cosa.clock import utcnow
+    from cosa.db import write_transaction
+    from cosa.forms import EMAIL_PATTERN, clean_email
+    from cosa.tables import User
+    from cosa.users import issue_invitation_token
+
+    settings = get_settings()
+    email = clean_email(email)
+    if not EMAIL_PATTERN.match(email):
+        raise SystemExit("That is not an email address.")
+    now = utcnow()
+    async with write_transaction():
+        if await User.exists().where(User.email == email):
+            raise SystemExit("There is already an account with this email address.")
+        rows = await User.insert(
+            User(email=email, display_name=name.strip() or email, role="admin", created_at=now)
+        ).returning(User.id, User.public_id)
+        token = await issue_invitation_token(settings, rows[0]["id"], None, now)
+        await audit.record(
+            audit.Action.USER_INVITED,
+            object_type="user",
+            object_id=rows[0]["public_id"],
+            detail={"role": "admin", "via": "cli"},
+        )
+    return f"{settings.base_url}/invitation/{token}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cosa", description="CoSA Circles")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("seed-demo", help="load demo data if the database is empty (never in production)")
+    commands.add_parser("run-dev", help="migrate, seed demo data, start a mail catcher and serve on :8000")
+    admin = commands.add_parser("create-admin", help="create the first administrator and print a one-time link")
+    admin.add_argument("email")
+    admin.add_argument("name")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    if args.command == "migrate":
+        _migrate()
+    elif args.command == "seed-demo":
+        _migrate()
+        print(
+            "Demo data loaded." if asyncio.run(_seed_if_empty()) else "The database already has data; nothing loaded."
+        )
+    elif args.command == "create-admin":
+        _migrate()
+        link = asyncio.run(_create_admin(args.email, args.name))
+        print(
+            f"Administrator created. Open this link once, within {settings.invitation_valid_hours} hours, to set the password:\n{link}"
+        )
+    elif args.command == "run-dev":
+        from cosa.devserver import serve, start_mail_catcher
+
+        _migrate()
+        if settings.demo_data and asyncio.run(_seed_if_empty()):
+            print("Demo data loaded.")
+        catcher = start_mail_catcher(settings)
+        if settings.demo_data:
+            _print_logins()
+        print(
+            f"\nMail is caught at smtp://{settings.smtp_host}:{settings.smtp_port} and shown at {settings.base_url}/dev/mail"
+        )
+        print(f"CoSA Circles runs at {settings.base_url}  (Ctrl+C to stop)\n")
+        try:
+            serve(settings)
+        finally:
+            catcher.stop()
+    return 0

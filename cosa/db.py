@@ -1,0 +1,79 @@
+"""The database engine: SQLite by default, PostgreSQL when DATABASE_URL says so."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.finder import engine_finder
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from cosa.settings import Settings
+
+
+class DurableSQLiteEngine(SQLiteEngine):
+    """SQLite with full synchronous commits and a busy timeout on every connection.
+
+    Piccolo opens a connection per query, and `synchronous` is a per-connection setting, so it is set
+    here rather than once at start (WAL, by contrast, persists in the file and is set in `prepare_database`).
+    """
+
+    async def get_connection(self) -> Any:
+        connection = await super().get_connection()
+        await connection.execute("PRAGMA synchronous = FULL")
+        await connection.execute("PRAGMA busy_timeout = 15000")
+        return connection
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.is_postgres:
+        return PostgresEngine(config={"dsn": settings.database_url}, log_queries=False)
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return DurableSQLiteEngine(path=str(path), timeout=15)
+
+
+def engine() -> Engine:
+    found = engine_finder()
+    if found is None:  # pragma: no cover - piccolo_conf.py always defines DB
+        raise RuntimeError("piccolo_conf.py defines no DB engine")
+    return found
+
+
+def is_postgres() -> bool:
+    return isinstance(engine(), PostgresEngine)
+
+
+async def prepare_database() -> None:
+    """Run once at start: WAL on SQLite (it persists in the file)."""
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        await db.run_ddl("PRAGMA journal_mode = WAL")
+
+
+async def start_pool() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(min_size=2, max_size=10)
+
+
+async def close_pool() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.close_connection_pool()
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """A transaction that writes. On SQLite it takes the write lock up front (IMMEDIATE), so two writers
+    queue on the busy timeout instead of failing with "database is locked" when a reader upgrades."""
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        async with db.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with db.transaction():
+            yield

@@ -1,0 +1,60 @@
+"""Demo data for trying the app locally. Refused in production (see settings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cosa.auth import hash_password
+from cosa.clock import utcnow
+from cosa.db import write_transaction
+from cosa.settings import Settings, SettingsError
+from cosa.tables import User
+
+DEMO_PASSWORD = "circles-demo-password"  # noqa: S105 - demo only, refused in production
+
+# (email, name, role, locale, has password, active)
+DEMO_USERS = [
+    ("admin@example.org", "Ada Admin", "admin", "en_GB", True, True),
+    ("coordinator@example.org", "Cara Coordinator", "coordinator", "en_GB", True, True),
+    ("probation@example.org", "Priya Patel", "probation", "en_GB", True, True),
+    ("volunteer@example.org", "Val Volunteer", "volunteer", "en_GB", True, True),
+    ("cerys@example.org", "Cerys Jones", "volunteer", "cy", True, True),
+    ("sam@example.org", "Sam Okafor", "volunteer", "en_GB", False, True),
+    ("former@example.org", "Frankie Former", "volunteer", "en_GB", True, False),
+]
+
+
+def demo_logins() -> list[tuple[str, str, str]]:
+    return [
+        (email, role, DEMO_PASSWORD)
+        for email, _n, role, _l, has_password, active in DEMO_USERS
+        if has_password and active
+    ]
+
+
+async def database_is_empty() -> bool:
+    return not await User.exists()
+
+
+async def seed_demo(settings: Settings, now: datetime | None = None) -> int:
+    if settings.is_production or not settings.demo_data:
+        raise SettingsError("Demo data is switched off here (COSA_DEMO_DATA), and is never loaded in production.")
+    now = now or utcnow()
+    password_hash = await hash_password(settings, DEMO_PASSWORD)
+    async with write_transaction():
+        for email, name, role, locale, has_password, active in DEMO_USERS:
+            await User.insert(
+                User(
+                    email=email,
+                    display_name=name,
+                    role=role,
+                    locale=locale,
+                    password_hash=password_hash if has_password else "",
+                    is_active=active,
+                    created_at=now,
+                    activated_at=now if has_password else None,
+                    password_changed_at=now if has_password else None,
+                    deactivated_at=None if active else now,
+                )
+            )
+    return len(DEMO_USERS)

@@ -1,0 +1,117 @@
+"""The shell's own tables: accounts, sessions, login throttling, invitations, audit, outbox."""
+
+from __future__ import annotations
+
+import enum
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    coordinator = "coordinator"
+    volunteer = "volunteer"
+    probation = "probation"
+
+
+STAFF_ROLES = frozenset({Role.admin, Role.coordinator, Role.probation})
+
+
+class User(Table, tablename="cosa_user"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    email = Varchar(length=254, unique=True, index=True)
+    display_name = Varchar(length=120)
+    role = Varchar(length=20, choices=Role)
+    password_hash = Varchar(length=255, default="")
+    is_active = Boolean(default=True)
+    locale = Varchar(length=10, default="")
+    created_at = Timestamptz()
+    activated_at = Timestamptz(null=True, default=None)
+    deactivated_at = Timestamptz(null=True, default=None)
+    password_changed_at = Timestamptz(null=True, default=None)
+
+
+class UserSession(Table, tablename="cosa_session"):
+    """A signed-in session. Only a SHA-256 of the token is stored, so a copy of the table signs nobody in."""
+
+    id = Serial(primary_key=True)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, index=True)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    expires_at = Timestamptz()
+
+
+class LoginThrottle(Table, tablename="cosa_login_throttle"):
+    """Failed sign-in counters per account and per address (keys are keyed hashes, not the values)."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=64, unique=True, index=True)
+    failures = Integer(default=0)
+    first_failure_at = Timestamptz()
+    last_failure_at = Timestamptz()
+    locked_until = Timestamptz(null=True, default=None)
+
+
+class Invitation(Table, tablename="cosa_invitation"):
+    """A one-time link that lets a user set their password (a first invitation or a reset)."""
+
+    id = Serial(primary_key=True)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, index=True)
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class AuditEvent(Table, tablename="cosa_audit_event"):
+    """Who did what to which object, and when. Never the content: no names, no free text."""
+
+    id = Serial(primary_key=True)
+    occurred_at = Timestamptz(index=True)
+    actor = ForeignKey(references=User, null=True, index=True, on_delete=OnDelete.restrict)
+    actor_role = Varchar(length=20, default="")
+    action = Varchar(length=60, index=True)
+    object_type = Varchar(length=40, default="")
+    object_id = Varchar(length=64, default="", index=True)
+    detail = JSONB(default="{}")
+
+
+class OutboxStatus(enum.StrEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
+class OutboxMessage(Table, tablename="cosa_outbox_message"):
+    """An email waiting to be sent, written in the same transaction as the change that caused it."""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True)
+    message_id = Varchar(length=255, unique=True)
+    recipient = Varchar(length=254)
+    subject = Varchar(length=255)
+    body_text = Text()
+    kind = Varchar(length=40, default="")
+    status = Varchar(length=10, choices=OutboxStatus, default=OutboxStatus.queued.value, index=True)
+    attempts = Integer(default=0)
+    created_at = Timestamptz()
+    next_attempt_at = Timestamptz(index=True)
+    claimed_until = Timestamptz(null=True, default=None)
+    sent_at = Timestamptz(null=True, default=None)
+    last_error = Varchar(length=255, default="")

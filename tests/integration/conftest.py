@@ -1,0 +1,232 @@
+"""The app over HTTP against a real database (SQLite or PostgreSQL), a real SMTP server, and a cast of users.
+
+The cast, used everywhere: an admin, a coordinator, two volunteers of circle A, a volunteer of circle B,
+a probation officer with the case and one without.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import socket
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.conf.apps import Finder
+from piccolo.engine.postgres import PostgresEngine
+
+from cosa.app import create_app
+from cosa.auth import hash_password
+from cosa.clock import utcnow
+from cosa.db import engine
+from cosa.settings import Settings, load_settings
+from cosa.tables import User
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def migrated() -> None:
+    result = await run_forwards("all")
+    assert result.success, result.message
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(migrated: None) -> AsyncIterator[None]:
+    yield
+    tables = Finder().get_table_classes()
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
+        await db.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        from piccolo.table import sort_table_classes
+
+        for table in reversed(sort_table_classes(tables)):
+            await table.delete(force=True)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+async def make_client(app: Litestar) -> AsyncIterator[Any]:
+    """Open extra clients (other browsers or devices) on the same app."""
+    clients: list[AsyncTestClient[Litestar]] = []
+
+    async def make() -> AsyncTestClient[Litestar]:
+        c = AsyncTestClient(app=app)
+        await c.__aenter__()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.__aexit__(None, None, None)
+
+
+async def create_user(
+    settings: Settings,
+    email: str,
+    role: str,
+    *,
+    name: str = "",
+    active: bool = True,
+    locale: str = "",
+    password: str | None = PASSWORD,
+    now: datetime | None = None,
+) -> User:
+    now = now or utcnow()
+    user = User(
+        email=email,
+        display_name=name or email.split("@")[0].title(),
+        role=role,
+        is_active=active,
+        locale=locale,
+        password_hash=await hash_password(settings, password) if password else "",
+        created_at=now,
+        activated_at=now if password else None,
+    )
+    await user.save()
+    return user
+
+
+@pytest.fixture
+async def cast(settings: Settings) -> SimpleNamespace:
+    return SimpleNamespace(
+        admin=await create_user(settings, "ada@example.org", "admin", name="Ada Admin"),
+        coordinator=await create_user(settings, "cara@example.org", "coordinator", name="Cara Coordinator"),
+        volunteer_a1=await create_user(settings, "alice@example.org", "volunteer", name="Alice Volunteer"),
+        volunteer_a2=await create_user(settings, "bob@example.org", "volunteer", name="Bob Volunteer"),
+        volunteer_b=await create_user(settings, "charlie@example.org", "volunteer", name="Charlie Volunteer"),
+        probation=await create_user(settings, "priya@example.org", "probation", name="Priya Probation"),
+        probation_other=await create_user(settings, "oscar@example.org", "probation", name="Oscar Probation"),
+    )
+
+
+def cookie(client: AsyncTestClient[Litestar], *names: str) -> str:
+    """The newest value of the first of these cookies the client holds."""
+    for name in names:
+        values = [c.value for c in client.cookies.jar if c.name == name]
+        if values:
+            return values[-1] or ""
+    return ""
+
+
+def csrf_token(client: AsyncTestClient[Litestar]) -> str:
+    return cookie(client, "csrftoken", "__Host-csrftoken")
+
+
+async def form_post(client: AsyncTestClient[Litestar], url: str, data: dict[str, str] | None = None, **kw: Any) -> Any:
+    """POST a form the way a browser does: with the CSRF token from the cookie the app set."""
+    if not csrf_token(client):
+        await client.get("/login")
+    return await client.post(
+        url, data={**(data or {}), "_csrf_token": csrf_token(client)}, follow_redirects=False, **kw
+    )
+
+
+async def login(client: AsyncTestClient[Litestar], email: str, password: str = PASSWORD) -> Any:
+    await client.get("/login")
+    response = await form_post(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 303, response.text
+    return response
+
+
+def session_cookie(client: AsyncTestClient[Litestar]) -> str:
+    return cookie(client, "cosa_session", "__Host-cosa_session")
+
+
+class Inbox:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self.controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+    @staticmethod
+    def body(message: EmailMessage) -> str:
+        part = message.get_body(preferencelist=("plain",))
+        assert part is not None
+        return str(part.get_content())  # type: ignore[union-attr]
+
+    def link_in(self, message: EmailMessage) -> str:
+        match = re.search(r"https?://\S+", self.body(message))
+        assert match, self.body(message)
+        return match.group(0)
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    box = Inbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, inbox: Inbox) -> Settings:
+    return dataclasses.replace(settings, smtp_port=inbox.port)
+
+
+@pytest.fixture
+def mail_app(mail_settings: Settings) -> Litestar:
+    return create_app(mail_settings)
+
+
+@pytest.fixture
+async def mail_client(mail_app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=mail_app) as client:
+        yield client
+
+
+async def settle() -> None:
+    await asyncio.sleep(0)

@@ -1,0 +1,72 @@
+"""The outbox delivers through a real SMTP server, retries while it is down, and never drops a message."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from cosa import outbox
+from cosa.clock import utcnow
+from cosa.db import write_transaction
+from cosa.tables import OutboxMessage, OutboxStatus
+from tests.integration.conftest import free_port
+
+
+async def queue(settings, n=1, now=None):
+    async with write_transaction():
+        for i in range(n):
+            await outbox.enqueue(settings, recipient=f"officer{i}@example.org", subject="Subject", body_text="Body", kind="test", now=now or utcnow())
+
+
+async def test_a_queued_message_is_delivered_once_with_its_message_id(mail_settings, inbox):
+    await queue(mail_settings)
+    assert (await outbox.deliver_due(mail_settings)).sent == 1
+    assert (await outbox.deliver_due(mail_settings)).sent == 0
+    row = await OutboxMessage.select().first()
+    assert row["status"] == OutboxStatus.sent.value
+    assert [m["Message-ID"] for m in inbox.messages] == [row["message_id"]]
+
+
+async def test_a_rolled_back_change_sends_nothing(mail_settings, inbox):
+    try:
+        async with write_transaction():
+            await outbox.enqueue(mail_settings, recipient="x@example.org", subject="S", body_text="B", kind="t", now=utcnow())
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    assert await OutboxMessage.count() == 0
+
+
+async def test_while_the_mail_server_is_down_messages_wait_and_then_all_arrive_once(settings, inbox):
+    down = dataclasses.replace(settings, smtp_port=free_port())
+    now = utcnow()
+    await queue(down, 5, now)
+    report = await outbox.deliver_due(down, now)
+    assert report.retrying == 5 and report.sent == 0
+    rows = await OutboxMessage.select()
+    assert all(r["status"] == OutboxStatus.queued.value and r["next_attempt_at"] > now for r in rows)
+    assert all(r["last_error"] and "@" not in r["last_error"] for r in rows)
+    up = dataclasses.replace(settings, smtp_port=inbox.port)
+    assert (await outbox.deliver_due(up, now)).sent == 0  # not yet due: backing off
+    later = now + timedelta(minutes=1)
+    assert (await outbox.deliver_due(up, later)).sent == 5
+    assert sorted(str(m["To"]) for m in inbox.messages) == sorted(f"officer{i}@example.org" for i in range(5))
+
+
+async def test_a_claim_left_by_a_crashed_sender_is_resent_with_the_same_message_id(mail_settings, inbox):
+    now = utcnow()
+    await queue(mail_settings, 1, now)
+    # A process claims the message, the SMTP server accepts it, then the process dies before marking it sent.
+    [claimed] = await outbox.claim_due(now)
+    await outbox.send_email(mail_settings, outbox.build_email(mail_settings, claimed))
+    assert (await outbox.deliver_due(mail_settings, now)).sent == 0  # the claim still holds
+    assert (await outbox.deliver_due(mail_settings, now + outbox.CLAIM_FOR + timedelta(seconds=1))).sent == 1
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert ids == [claimed["message_id"], claimed["message_id"]]
+
+
+async def test_undelivered_messages_are_counted_for_the_staff_banner(settings):
+    now = utcnow()
+    await queue(settings, 2, now - timedelta(minutes=10))
+    await queue(settings, 1, now)
+    assert await outbox.undelivered_count(timedelta(minutes=5), now) == 2

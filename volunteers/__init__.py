@@ -1,0 +1,1 @@
+"""Volunteers: recruitment, vetting, training, availability, matching and supervision."""
