@@ -41,7 +41,7 @@ Req = Request[Any, Any, Any]
 
 
 def _settings(request: Req) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 class AuthController(Controller):

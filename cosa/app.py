@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await prepare_database()
-        await start_pool()
+        await start_pool(settings.database_pool_size)
         scheduler = start_scheduler(settings) if settings.scheduler_enabled else None
         worker = asyncio.create_task(outbox.run_worker(settings)) if settings.scheduler_enabled else None
         try:

@@ -232,7 +232,7 @@ async def resolve_session(settings: Settings, token: str, now: datetime) -> tupl
     if not token or len(token) > 100:
         return None, None, False
     session = (
-        await UserSession.select(UserSession.all_columns(), UserSession.user.all_columns())
+        await UserSession.select(*UserSession.all_columns(), *UserSession.user.all_columns())
         .where(UserSession.token_hash == token_hash(token))
         .first()
     )

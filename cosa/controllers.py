@@ -38,7 +38,7 @@ async def healthz() -> Response[dict[str, str]]:
 def _read_message(path: Path) -> dict[str, Any]:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     body_part = message.get_body(preferencelist=("plain",))
-    body = body_part.get_content() if body_part is not None else ""  # type: ignore[union-attr]
+    body = body_part.get_content() if body_part is not None else ""
     return {
         "name": path.stem,
         "to": message.get("X-RcptTo") or message.get("To", ""),

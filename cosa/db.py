@@ -54,15 +54,15 @@ async def prepare_database() -> None:
         await db.run_ddl("PRAGMA journal_mode = WAL")
 
 
-async def start_pool() -> None:
+async def start_pool(size: int) -> None:
     db = engine()
-    if isinstance(db, PostgresEngine):
-        await db.start_connection_pool(min_size=2, max_size=10)
+    if isinstance(db, PostgresEngine) and size > 0:
+        await db.start_connection_pool(min_size=min(2, size), max_size=size)
 
 
 async def close_pool() -> None:
     db = engine()
-    if isinstance(db, PostgresEngine):
+    if isinstance(db, PostgresEngine) and db.pool is not None:
         await db.close_connection_pool()
 
 

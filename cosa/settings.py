@@ -42,6 +42,7 @@ class Settings:
     invitation_valid_hours: int
     argon2_time_cost: int
     argon2_memory_kib: int
+    database_pool_size: int  # 0: no pool, a connection per query (the test client runs the app on another event loop)
     dev_mail_dir: Path
     log_level: str
 
@@ -131,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         invitation_valid_hours=_int(env, "INVITATION_VALID_HOURS", 72, 1, 336),
         argon2_time_cost=_int(env, "ARGON2_TIME_COST", 3, 1, 20),
         argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 65536, 8, 1048576),
+        database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 0, 200),
         dev_mail_dir=Path(env.get("COSA_DEV_MAIL_DIR", "") or PROJECT_ROOT / "var" / "mail"),
         log_level=(env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"),
     )

@@ -122,12 +122,12 @@ async def find_invitation(token: str, now: datetime) -> dict[str, Any] | None:
     if not token or len(token) > 100:
         return None
     return (
-        await Invitation.select(Invitation.all_columns(), Invitation.user.all_columns())
+        await Invitation.select(*Invitation.all_columns(), *Invitation.user.all_columns())
         .where(
             Invitation.token_hash == token_hash(token),
             Invitation.used_at.is_null(),
             Invitation.expires_at > now,
-            Invitation.user.is_active.eq(True),
+            Invitation.user._.is_active.eq(True),
         )
         .first()
     )

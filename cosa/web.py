@@ -253,7 +253,7 @@ class DeferredResponse(Response[str]):
         super().__init__(content="")
         self._build = build
 
-    def to_asgi_response(self, app: Any, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def to_asgi_response(self, app: Any, request: Any, **kwargs: Any) -> Any:
         build = self._build
 
         async def asgi(scope: Scope, receive: Any, send: Any) -> None:

@@ -70,11 +70,13 @@ async def test_an_unknown_object_is_404_and_audited(client, cast):
     missing = uuid.uuid4()
     response = await client.get(f"/admin/users/{missing}")
     assert response.status_code == 404
-    assert await AuditEvent.exists().where(AuditEvent.action == Action.ACCESS_REFUSED, AuditEvent.object_id == str(missing))
+    assert await AuditEvent.exists().where(
+        AuditEvent.action == Action.ACCESS_REFUSED, AuditEvent.object_id == str(missing)
+    )
 
 
 async def test_identifiers_in_pages_are_random_not_sequential(client, cast):
     await login(client, "ada@example.org")
     page = await client.get("/admin/users/")
     assert f"/admin/users/{cast.volunteer_a1.public_id}" in page.text
-    assert "/admin/users/1\"" not in page.text and "/admin/users/2\"" not in page.text
+    assert '/admin/users/1"' not in page.text and '/admin/users/2"' not in page.text

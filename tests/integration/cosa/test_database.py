@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
+import pytest
+from litestar.testing import AsyncTestClient
+
+from cosa.app import create_app
 from cosa.db import engine, is_postgres
 from cosa.tables import AuditEvent, User
 
@@ -22,7 +26,11 @@ async def test_sqlite_runs_in_wal_mode_with_full_synchronous_commits(client):
     assert (await db.run_ddl("PRAGMA foreign_keys"))[0]["foreign_keys"] == 1
 
 
-async def test_postgres_uses_a_connection_pool_in_the_app_lifespan(client):
+async def test_postgres_opens_and_closes_a_connection_pool_in_the_app_lifespan(settings):
     if not is_postgres():
         pytest.skip("PostgreSQL only")
-    assert engine().pool is not None
+    pooled = create_app(dataclasses.replace(settings, database_pool_size=4))
+    async with AsyncTestClient(app=pooled) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert engine().pool is not None
+    assert engine().pool is None

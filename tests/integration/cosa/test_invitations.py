@@ -25,7 +25,9 @@ async def test_inviting_writes_the_user_the_email_and_the_audit_row_together(mai
     user = await User.objects().where(User.email == "nia@example.org").first()
     assert user is not None and user.password_hash == "" and user.role == "volunteer"
     assert await OutboxMessage.count().where(OutboxMessage.recipient == "nia@example.org") == 1
-    assert await AuditEvent.exists().where(AuditEvent.action == Action.USER_INVITED, AuditEvent.object_id == str(user.public_id))
+    assert await AuditEvent.exists().where(
+        AuditEvent.action == Action.USER_INVITED, AuditEvent.object_id == str(user.public_id)
+    )
     report = await outbox.deliver_due(mail_settings)
     assert report.sent == 1
     [message] = inbox.to("nia@example.org")
@@ -34,7 +36,9 @@ async def test_inviting_writes_the_user_the_email_and_the_audit_row_together(mai
     assert "cyfrinair" in inbox.body(message).lower()  # in the language chosen for them
 
 
-async def test_an_invited_person_sets_a_password_once_and_signs_in(mail_client, mail_settings, inbox, make_client, cast):
+async def test_an_invited_person_sets_a_password_once_and_signs_in(
+    mail_client, mail_settings, inbox, make_client, cast
+):
     await invite(mail_client)
     await outbox.deliver_due(mail_settings)
     link = inbox.link_in(inbox.to("nia@example.org")[0])
@@ -44,14 +48,28 @@ async def test_an_invited_person_sets_a_password_once_and_signs_in(mail_client, 
     assert page.status_code == 200 and "nia@example.org" in page.text
     token = path.rsplit("/", 1)[1]
 
-    weak = await form_post(newcomer, "/invitation/", {"token": token, "password": "password", "confirm_password": "password"})
+    weak = await form_post(
+        newcomer, "/invitation/", {"token": token, "password": "password", "confirm_password": "password"}
+    )
     assert weak.status_code == 400
-    mismatch = await form_post(newcomer, "/invitation/", {"token": token, "password": "a long enough phrase", "confirm_password": "another phrase here"})
+    mismatch = await form_post(
+        newcomer,
+        "/invitation/",
+        {"token": token, "password": "a long enough phrase", "confirm_password": "another phrase here"},
+    )
     assert mismatch.status_code == 400 and "not the same" in mismatch.text
-    done = await form_post(newcomer, "/invitation/", {"token": token, "password": "a long enough phrase", "confirm_password": "a long enough phrase"})
+    done = await form_post(
+        newcomer,
+        "/invitation/",
+        {"token": token, "password": "a long enough phrase", "confirm_password": "a long enough phrase"},
+    )
     assert done.status_code == 303
     assert (await newcomer.get(path)).status_code == 404  # used once
-    again = await form_post(newcomer, "/invitation/", {"token": token, "password": "another long phrase", "confirm_password": "another long phrase"})
+    again = await form_post(
+        newcomer,
+        "/invitation/",
+        {"token": token, "password": "another long phrase", "confirm_password": "another long phrase"},
+    )
     assert again.status_code == 404
     await login(newcomer, "nia@example.org", "a long enough phrase")
 

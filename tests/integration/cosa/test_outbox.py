@@ -15,7 +15,14 @@ from tests.integration.conftest import free_port
 async def queue(settings, n=1, now=None):
     async with write_transaction():
         for i in range(n):
-            await outbox.enqueue(settings, recipient=f"officer{i}@example.org", subject="Subject", body_text="Body", kind="test", now=now or utcnow())
+            await outbox.enqueue(
+                settings,
+                recipient=f"officer{i}@example.org",
+                subject="Subject",
+                body_text="Body",
+                kind="test",
+                now=now or utcnow(),
+            )
 
 
 async def test_a_queued_message_is_delivered_once_with_its_message_id(mail_settings, inbox):
@@ -30,7 +37,9 @@ async def test_a_queued_message_is_delivered_once_with_its_message_id(mail_setti
 async def test_a_rolled_back_change_sends_nothing(mail_settings, inbox):
     try:
         async with write_transaction():
-            await outbox.enqueue(mail_settings, recipient="x@example.org", subject="S", body_text="B", kind="t", now=utcnow())
+            await outbox.enqueue(
+                mail_settings, recipient="x@example.org", subject="S", body_text="B", kind="t", now=utcnow()
+            )
             raise RuntimeError("the change failed")
     except RuntimeError:
         pass

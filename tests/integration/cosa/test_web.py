@@ -98,7 +98,8 @@ async def test_markup_in_user_text_is_shown_inert(client, cast):
     await login(client, "ada@example.org")
     hostile = '"><img src=x onerror=alert(1)><script>alert(1)</script>{{7*7}}'
     response = await form_post(
-        client, "/admin/users/invite",
+        client,
+        "/admin/users/invite",
         {"display_name": hostile, "email": "new@example.org", "role": "volunteer", "locale": "en_GB"},
     )
     assert response.status_code == 303

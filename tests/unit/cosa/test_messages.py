@@ -20,9 +20,20 @@ def msgids(path: Path) -> set[str]:
 def test_the_pot_file_matches_the_strings_in_the_code_and_templates(tmp_path):
     fresh = tmp_path / "messages.pot"
     subprocess.run(
-        [str(Path(sys.executable).parent / "pybabel"), "extract", "--mapping=babel.cfg", "--keywords=lazy_gettext",
-         "--omit-header", "--no-location", "--sort-output", f"--output={fresh}", "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            str(Path(sys.executable).parent / "pybabel"),
+            "extract",
+            "--mapping=babel.cfg",
+            "--keywords=lazy_gettext",
+            "--omit-header",
+            "--no-location",
+            "--sort-output",
+            f"--output={fresh}",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     committed = msgids(LOCALE / "messages.pot")
     extracted = msgids(fresh)

@@ -18,8 +18,13 @@ def test_long_passwords_of_any_characters_are_accepted(password):
 
 @pytest.mark.parametrize(
     ("password", "reason"),
-    [("short", "at least 12"), ("a" * 129, "128 characters or fewer"), ("qwerty123456", "too easy"),
-     ("LeaveMeAlone", "too easy"), ("1qaz2wsx3edc", "too easy")],
+    [
+        ("short", "at least 12"),
+        ("a" * 129, "128 characters or fewer"),
+        ("qwerty123456", "too easy"),
+        ("LeaveMeAlone", "too easy"),
+        ("1qaz2wsx3edc", "too easy"),
+    ],
 )
 def test_short_long_and_common_passwords_are_refused(password, reason):
     problem = password_problem(password)

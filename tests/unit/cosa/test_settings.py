@@ -70,7 +70,11 @@ def test_the_app_refuses_to_start_in_production_with_default_secrets():
     env.update({"COSA_ENV": "production", "BASE_URL": "https://cosa.example.org"})
     result = subprocess.run(
         [sys.executable, "-m", "uvicorn", "--factory", "cosa.app:create_app", "--port", "0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "Refusing to start in production" in result.stderr
@@ -80,6 +84,8 @@ def test_the_app_refuses_to_start_in_production_with_default_secrets():
 def test_the_command_line_refuses_demo_data_in_production():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSA_", "ARGON2_"))}
     env.update({**GOOD_PRODUCTION, "COSA_DEMO_DATA": "1"})
-    result = subprocess.run([sys.executable, "-m", "cosa", "seed-demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "cosa", "seed-demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "demo data" in result.stderr
