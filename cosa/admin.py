@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from cosa import i18n
-from cosa.auth import admin_only, deny
+from cosa.auth import admin_only, found_or_deny
 from cosa.clock import utcnow
 from cosa.forms import FormResult, check_choice, check_email, check_text, read_form
 from cosa.tables import User
@@ -108,10 +108,7 @@ class UserAdminController(Controller):
 
     async def _user(self, request: Req, public_id: FromPath[UUID]) -> dict[str, Any]:
         user = await User.select().where(User.public_id == public_id).first()
-        if user is None:
-            await deny(request, "user", public_id)
-        assert user is not None
-        return user
+        return await found_or_deny(request, user, "user", public_id)
 
     @get("/{public_id:uuid}", name="admin:user")
     async def detail(self, request: Req, public_id: FromPath[UUID]) -> Response[Any]:

@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.compression import CompressionMiddleware
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 
@@ -25,13 +28,20 @@ from cosa.scheduler import start_scheduler
 from cosa.settings import Settings, get_settings
 from cosa.web import STATIC_DIR, before_send, http_exception_handler, make_environment
 
+# Database drivers log query parameters at DEBUG: personal data. They stay quiet whatever LOG_LEVEL says.
+QUIET_LOGGERS = ("aiosqlite", "asyncpg", "piccolo", "aiosmtplib", "mail.log", "uvicorn.access")
+
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -58,7 +68,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AccountController,
         InvitationController,
         UserAdminController,
-        create_static_files_router(path="/static", directories=[STATIC_DIR], name="static", guards=[public]),
+        create_static_files_router(
+            path="/static",
+            directories=[STATIC_DIR],
+            name="static",
+            guards=[public],
+            # Only static files are compressed: compressing pages that hold a CSRF token next to text the
+            # user typed would open them to BREACH-style guessing.
+            middleware=[DefineMiddleware(CompressionMiddleware, config=CompressionConfig(backend="gzip"))],
+        ),
     ]
     if settings.env == "development":
         handlers += [dev_mail, dev_mail_message]

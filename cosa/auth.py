@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from argon2 import PasswordHasher
@@ -33,6 +33,7 @@ COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 LANGUAGE_COOKIE = "cosa_lang"
+RowT = TypeVar("RowT")
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
@@ -336,6 +337,18 @@ async def deny(connection: ASGIConnection[Any, Any, Any, Any], object_type: str,
         detail={"route": route, "method": connection.scope.get("method", "")},
     )
     raise NotFoundException()
+
+
+async def found_or_deny(
+    connection: ASGIConnection[Any, Any, Any, Any], row: RowT | None, object_type: str, object_id: object
+) -> RowT:
+    """Object-level access: features fetch a row with a query already scoped to what the user may reach
+    (their region, their circles, their caseload); nothing found means 404 and an audit row, whether the
+    object does not exist or is someone else's."""
+    if row is None:
+        await deny(connection, object_type, object_id)
+        raise AssertionError("unreachable: deny() raises")
+    return row
 
 
 def is_staff(user: Any) -> bool:

@@ -55,10 +55,32 @@ async def test_a_crash_shows_a_kind_500_page_with_headers_and_no_details(setting
     assert_security_headers(response)
 
 
-async def test_static_files_are_served_with_long_caching(client):
-    response = await client.get("/static/js/htmx.min.js")
+async def test_static_files_are_compressed_and_cached_long(client):
+    response = await client.get("/static/js/htmx.min.js", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert "immutable" in response.headers["cache-control"]
+    assert response.headers["content-encoding"] == "gzip"
+
+
+async def test_pages_are_never_compressed(client):
+    # BREACH: a compressed page holding the CSRF token beside reflected input leaks the token by size.
+    response = await client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in response.headers
+
+
+async def test_a_body_that_is_not_a_form_gets_a_clear_400(client):
+    await client.get("/login")
+    token = client.cookies.get("csrftoken")
+    for body, kind in (
+        ('{"email": 1}', "application/json"),
+        ("\x00\xff%%%", "application/x-www-form-urlencoded"),
+        ("", "text/plain"),
+    ):
+        response = await client.post(
+            "/login", content=body, headers={"Content-Type": kind, "x-csrftoken": token}, follow_redirects=False
+        )
+        assert response.status_code == 400, kind
+        assert "There is a problem" in response.text
 
 
 async def test_a_post_without_csrf_token_is_refused_kindly(client, cast):
