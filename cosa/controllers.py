@@ -62,11 +62,11 @@ async def dev_mail(request: Req) -> Response[Any]:
     return render(request, "dev/mail.html", {"messages": captured_mail(request.app.state.settings.dev_mail_dir)})
 
 
-@get("/dev/mail/{name:str}", name="dev:mail_message", guards=[public])
-async def dev_mail_message(request: Req, name: FromPath[str]) -> Response[Any]:
-    if not re.fullmatch(r"[0-9A-Za-z_-]{1,80}", name):
+@get("/dev/mail/{message:str}", name="dev:mail_message", guards=[public])
+async def dev_mail_message(request: Req, message: FromPath[str]) -> Response[Any]:
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,80}", message):
         raise NotFoundException()
-    path = request.app.state.settings.dev_mail_dir / f"{name}.eml"
+    path = request.app.state.settings.dev_mail_dir / f"{message}.eml"
     if not path.is_file():
         raise NotFoundException()
     return render(request, "dev/message.html", {"message": _read_message(path)})

@@ -121,7 +121,7 @@ def render(
         "locale": i18n.get_locale(),
         "csrf_token": value_or_default(ScopeState.from_scope(request.scope).csrf_token, ""),
         "flashes": take_flashes(request) + request.scope.setdefault("state", {}).pop("flash_out", []),
-        "url_for": lambda name, **params: request.app.route_reverse(name, **params),
+        "url_for": lambda route_name, /, **params: request.app.route_reverse(route_name, **params),
         "settings": request.app.state.settings,
         "errors": {},
         "values": {},
