@@ -2,10 +2,30 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
+from circles.tables import (
+    CaseNote,
+    Circle,
+    CircleMembership,
+    CircleTransition,
+    CoreMember,
+    NeedChange,
+    OuterCircleMember,
+    RiskConnection,
+)
+
 APP_CONFIG = AppConfig(
     app_name="circles",
     migrations_folder_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "piccolo_migrations"),
-    table_classes=[],
-    migration_dependencies=["cosa.piccolo_app"],
+    table_classes=[
+        CoreMember,
+        NeedChange,
+        RiskConnection,
+        CaseNote,
+        Circle,
+        CircleTransition,
+        CircleMembership,
+        OuterCircleMember,
+    ],
+    migration_dependencies=["cosa.piccolo_app", "volunteers.piccolo_app"],
     commands=[],
 )

@@ -8,13 +8,23 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
+from piccolo.query.functions.aggregate import Count
 
-from cosa import i18n
+from cosa import audit, i18n
 from cosa.auth import admin_only, found_or_deny
 from cosa.clock import utcnow
+from cosa.db import write_transaction
 from cosa.forms import FormResult, check_choice, check_email, check_text, read_form
-from cosa.tables import User
-from cosa.users import EmailTaken, change_role, invite_user, resend_invitation, role_labels, set_active
+from cosa.tables import Region, User
+from cosa.users import (
+    EmailTaken,
+    change_access,
+    invitable_roles,
+    invite_user,
+    resend_invitation,
+    role_labels,
+    set_active,
+)
 from cosa.web import flash, render
 
 Req = Request[Any, Any, Any]
@@ -64,15 +74,20 @@ class UserAdminController(Controller):
 
     @get("/invite", name="admin:invite")
     async def invite_page(self, request: Req) -> Response[Any]:
-        return render(request, "admin/invite.html", {"roles": role_labels(), "values": {"locale": i18n.get_locale()}})
+        return render(
+            request,
+            "admin/invite.html",
+            {"roles": invitable_roles(), "regions": await region_choices(), "values": {"locale": i18n.get_locale()}},
+        )
 
     @post("/invite", name="admin:invite_submit")
     async def invite(self, request: Req) -> Response[Any]:
         result = FormResult(await read_form(request))
         email = check_email(result)
         name = check_text(result, "display_name", required_message=i18n.gettext("Enter the person's name."))
-        role = check_choice(result, "role", role_labels(), i18n.gettext("Choose a role."))
+        role = check_choice(result, "role", invitable_roles(), i18n.gettext("Choose a role."))
         locale = check_choice(result, "locale", i18n.LANGUAGE_NAMES, i18n.gettext("Choose a language."))
+        region_id = await check_region(result, role)
         if result.ok:
             try:
                 user = await invite_user(
@@ -83,6 +98,7 @@ class UserAdminController(Controller):
                     display_name=name,
                     role=role,
                     locale=locale,
+                    region_id=region_id,
                     now=utcnow(),
                 )
             except EmailTaken:
@@ -102,7 +118,12 @@ class UserAdminController(Controller):
         return render(
             request,
             "admin/invite.html",
-            {"roles": role_labels(), "values": result.values, "errors": result.errors},
+            {
+                "roles": invitable_roles(),
+                "regions": await region_choices(),
+                "values": result.values,
+                "errors": result.errors,
+            },
             status_code=400,
         )
 
@@ -113,10 +134,17 @@ class UserAdminController(Controller):
     @get("/{public_id:uuid}", name="admin:user")
     async def detail(self, request: Req, public_id: FromPath[UUID]) -> Response[Any]:
         user = await self._user(request, public_id)
-        return render(request, "admin/user.html", self._context(request, user))
+        return render(request, "admin/user.html", await self._context(request, user))
 
-    def _context(self, request: Req, user: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    async def _context(self, request: Req, user: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        regions = await region_choices()
+        region = (
+            await Region.select(Region.public_id).where(Region.id == user["region"]).first() if user["region"] else None
+        )
         return {
+            "regions": regions,
+            "region_name": regions.get(str(region["public_id"]), "") if region else "",
+            "region_value": str(region["public_id"]) if region else "",
             "person": user,
             "status": user_status(user),
             "roles": role_labels(),
@@ -132,7 +160,9 @@ class UserAdminController(Controller):
             return render(
                 request,
                 "admin/user.html",
-                self._context(request, user, form_error=i18n.gettext("Reactivate the account before sending a link.")),
+                await self._context(
+                    request, user, form_error=i18n.gettext("Reactivate the account before sending a link.")
+                ),
                 status_code=400,
             )
         await resend_invitation(
@@ -148,7 +178,7 @@ class UserAdminController(Controller):
             return render(
                 request,
                 "admin/user.html",
-                self._context(
+                await self._context(
                     request,
                     user,
                     form_error=i18n.gettext("You cannot deactivate your own account. Ask another administrator."),
@@ -171,13 +201,98 @@ class UserAdminController(Controller):
         user = await self._user(request, public_id)
         result = FormResult(await read_form(request))
         role = check_choice(result, "role", role_labels(), i18n.gettext("Choose a role."))
+        region_id = await check_region(result, role)
         if user["id"] == request.scope["user"].id:
             result.error("role", i18n.gettext("You cannot change your own role. Ask another administrator."))
         if not result.ok:
             return render(
-                request, "admin/user.html", self._context(request, user, errors=result.errors), status_code=400
+                request, "admin/user.html", await self._context(request, user, errors=result.errors), status_code=400
             )
-        if role != user["role"]:
-            await change_role(by=request.scope["user"], user=user, role=role, now=utcnow())
-            flash(request, "success", i18n.gettext("The role is changed. The person must sign in again."))
+        if role != user["role"] or region_id != user["region"]:
+            await change_access(by=request.scope["user"], user=user, role=role, region_id=region_id, now=utcnow())
+            flash(request, "success", i18n.gettext("The role or region is changed. The person must sign in again."))
         return Redirect(path=request.app.route_reverse("admin:user", public_id=public_id), status_code=303)
+
+
+async def region_choices() -> dict[str, str]:
+    """Region public ids to names, for select boxes."""
+    rows = await Region.select(Region.public_id, Region.name).order_by(Region.name)
+    return {str(r["public_id"]): r["name"] for r in rows}
+
+
+async def check_region(result: FormResult, role: str, name: str = "region") -> int | None:
+    """The chosen region's row id; coordinators and probation officers must have one."""
+    value = result.values.get(name, "")
+    row = await Region.select(Region.id).where(Region.public_id == value).first() if _is_uuid(value) else None
+    if row is None and (value or role in ("coordinator", "probation")):
+        result.error(name, i18n.gettext("Choose the region they work in."))
+    return row["id"] if row else None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class RegionAdminController(Controller):
+    path = "/admin/regions"
+    guards = [admin_only]
+
+    @get("/", name="admin:regions")
+    async def list(self, request: Req) -> Response[Any]:
+        return await self._page(request)
+
+    async def _page(self, request: Req, status_code: int = 200, **context: Any) -> Response[Any]:
+        regions = await Region.select(Region.public_id, Region.name).order_by(Region.name)
+        counts = (
+            await User.select(User.region, Count(User.id, alias="n"))
+            .where(User.is_active.eq(True))
+            .group_by(User.region)
+        )
+        per_region = {row["region"]: row["n"] for row in counts}
+        ids = {r["public_id"]: r for r in await Region.select(Region.id, Region.public_id)}
+        for region in regions:
+            region["people"] = per_region.get(ids[region["public_id"]]["id"], 0)
+        return render(request, "admin/regions.html", {"regions": regions, **context}, status_code=status_code)
+
+    @post("/", name="admin:region_add")
+    async def add(self, request: Req) -> Response[Any]:
+        result = FormResult(await read_form(request))
+        name = check_text(result, "name", required_message=i18n.gettext("Enter the region's name."), max_length=80)
+        if result.ok and await Region.exists().where(Region.name == name):
+            result.error("name", i18n.gettext("There is already a region with this name."))
+        if not result.ok:
+            return await self._page(request, 400, errors=result.errors, values=result.values)
+        async with write_transaction():
+            rows = await Region.insert(Region(name=name)).returning(Region.public_id)
+            await audit.record(
+                audit.Action.REGION_CREATED,
+                actor=request.scope["user"],
+                object_type="region",
+                object_id=rows[0]["public_id"],
+            )
+        flash(request, "success", i18n.gettext("Region added."))
+        return Redirect(path=request.app.route_reverse("admin:regions"), status_code=303)
+
+    @post("/{public_id:uuid}", name="admin:region_rename")
+    async def rename(self, request: Req, public_id: FromPath[UUID]) -> Response[Any]:
+        region = await found_or_deny(
+            request, await Region.select().where(Region.public_id == public_id).first(), "region", public_id
+        )
+        result = FormResult(await read_form(request))
+        field = f"name-{public_id}"
+        name = check_text(result, field, required_message=i18n.gettext("Enter the region's name."), max_length=80)
+        if result.ok and await Region.exists().where(Region.name == name, Region.id != region["id"]):
+            result.error(field, i18n.gettext("There is already a region with this name."))
+        if not result.ok:
+            return await self._page(request, 400, errors=result.errors, values=result.values)
+        async with write_transaction():
+            await Region.update({Region.name: name}).where(Region.id == region["id"])
+            await audit.record(
+                audit.Action.REGION_RENAMED, actor=request.scope["user"], object_type="region", object_id=public_id
+            )
+        flash(request, "success", i18n.gettext("Region renamed."))
+        return Redirect(path=request.app.route_reverse("admin:regions"), status_code=303)

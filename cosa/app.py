@@ -18,15 +18,17 @@ from litestar.middleware.compression import CompressionMiddleware
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 
+from circles import controllers as circle_controllers
 from cosa import outbox
 from cosa.accounts import AccountController, AuthController, InvitationController, switch_language
-from cosa.admin import UserAdminController
+from cosa.admin import RegionAdminController, UserAdminController
 from cosa.auth import SignInRequired, public, session_middleware
 from cosa.controllers import dev_mail, dev_mail_message, healthz, home
 from cosa.db import close_pool, prepare_database, start_pool
 from cosa.scheduler import start_scheduler
 from cosa.settings import Settings, get_settings
 from cosa.web import STATIC_DIR, before_send, http_exception_handler, make_environment
+from volunteers import controllers as volunteer_controllers
 
 # Database drivers log query parameters at DEBUG: personal data. They stay quiet whatever LOG_LEVEL says.
 QUIET_LOGGERS = ("aiosqlite", "asyncpg", "piccolo", "aiosmtplib", "mail.log", "uvicorn.access")
@@ -68,6 +70,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AccountController,
         InvitationController,
         UserAdminController,
+        RegionAdminController,
+        *circle_controllers.ROUTES,
+        *volunteer_controllers.ROUTES,
         create_static_files_router(
             path="/static",
             directories=[STATIC_DIR],

@@ -33,6 +33,8 @@ class Action:
     USER_REACTIVATED = "user.reactivated"
     USER_ROLE_CHANGED = "user.role_changed"
     USER_LANGUAGE_CHANGED = "user.language_changed"
+    REGION_CREATED = "region.created"
+    REGION_RENAMED = "region.renamed"
 
 
 async def record(

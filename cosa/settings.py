@@ -40,6 +40,7 @@ class Settings:
     session_idle_minutes_volunteer: int
     session_absolute_hours: int
     invitation_valid_hours: int
+    dbs_renewal_years: int
     argon2_time_cost: int
     argon2_memory_kib: int
     database_pool_size: int  # 0: no pool, a connection per query (the test client runs the app on another event loop)
@@ -130,6 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_idle_minutes_volunteer=_int(env, "SESSION_IDLE_MINUTES_VOLUNTEER", 240, 1, 720),
         session_absolute_hours=_int(env, "SESSION_ABSOLUTE_HOURS", 12, 1, 12),
         invitation_valid_hours=_int(env, "INVITATION_VALID_HOURS", 72, 1, 336),
+        dbs_renewal_years=_int(env, "DBS_RENEWAL_YEARS", 3, 1, 10),
         argon2_time_cost=_int(env, "ARGON2_TIME_COST", 3, 1, 20),
         argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 65536, 8, 1048576),
         database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 0, 200),

@@ -29,6 +29,14 @@ class Role(enum.StrEnum):
 STAFF_ROLES = frozenset({Role.admin, Role.coordinator, Role.probation})
 
 
+class Region(Table, tablename="cosa_region"):
+    """A programme region. Coordinators see only the circles, core members and volunteers of theirs."""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    name = Varchar(length=80, unique=True)
+
+
 class User(Table, tablename="cosa_user"):
     id = Serial(primary_key=True)
     public_id = UUID(unique=True, index=True)
@@ -38,6 +46,7 @@ class User(Table, tablename="cosa_user"):
     password_hash = Varchar(length=255, default="")
     is_active = Boolean(default=True)
     locale = Varchar(length=10, default="")
+    region = ForeignKey(references=Region, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
     activated_at = Timestamptz(null=True, default=None)
     deactivated_at = Timestamptz(null=True, default=None)

@@ -19,6 +19,11 @@ class EmailTaken(Exception):
     pass
 
 
+def invitable_roles() -> dict[str, str]:
+    """Staff are invited by an administrator; volunteers get their account from their coordinator."""
+    return {k: v for k, v in role_labels().items() if k != "volunteer"}
+
+
 def role_labels() -> dict[str, str]:
     return {
         "coordinator": i18n.gettext("Coordinator"),
@@ -76,13 +81,23 @@ async def invite_user(
     display_name: str,
     role: str,
     locale: str,
+    region_id: int | None,
     now: datetime,
 ) -> dict[str, Any]:
+    """Create an account and queue its invitation email. Call inside a transaction to add more to it."""
     async with write_transaction():
         if await User.exists().where(User.email == email):
             raise EmailTaken
         rows = await User.insert(
-            User(email=email, display_name=display_name, role=role, locale=locale, is_active=True, created_at=now)
+            User(
+                email=email,
+                display_name=display_name,
+                role=role,
+                locale=locale,
+                region=region_id,
+                is_active=True,
+                created_at=now,
+            )
         ).returning(*User.all_columns())
         user = rows[0]
         token = await issue_invitation_token(settings, user["id"], by.id, now)
@@ -172,17 +187,17 @@ async def set_active(*, by: Any, user: dict[str, Any], active: bool, now: dateti
         await audit.record(action, actor=by, object_type="user", object_id=user["public_id"], now=now)
 
 
-async def change_role(*, by: Any, user: dict[str, Any], role: str, now: datetime) -> None:
-    """A new role is a privilege change: every session of that user ends, so the next one is new."""
+async def change_access(*, by: Any, user: dict[str, Any], role: str, region_id: int | None, now: datetime) -> None:
+    """A new role or region is a privilege change: every session of that user ends, so the next one is new."""
     async with write_transaction():
-        await User.update({User.role: role}).where(User.id == user["id"])
+        await User.update({User.role: role, User.region: region_id}).where(User.id == user["id"])
         await end_all_sessions(user["id"])
         await audit.record(
             Action.USER_ROLE_CHANGED,
             actor=by,
             object_type="user",
             object_id=user["public_id"],
-            detail={"from": user["role"], "to": role},
+            detail={"from": user["role"], "to": role, "region_changed": region_id != user["region"]},
             now=now,
         )
 

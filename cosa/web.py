@@ -94,7 +94,7 @@ def nav_items(user: Any) -> list[tuple[str, str]]:
         return []
     items = [("home", i18n.gettext("Home"))]
     if user.role == Role.admin.value:
-        items.append(("admin:users", i18n.gettext("Users")))
+        items += [("admin:users", i18n.gettext("Users")), ("admin:regions", i18n.gettext("Regions"))]
     items.append(("account:detail", i18n.gettext("Your account")))
     return items
 

@@ -30,7 +30,7 @@ from cosa.auth import hash_password
 from cosa.clock import utcnow
 from cosa.db import engine
 from cosa.settings import Settings, load_settings
-from cosa.tables import User
+from cosa.tables import Region, User
 
 PASSWORD = "correct horse battery staple"
 
@@ -104,6 +104,7 @@ async def create_user(
     locale: str = "",
     password: str | None = PASSWORD,
     now: datetime | None = None,
+    region: Region | None = None,
 ) -> User:
     now = now or utcnow()
     user = User(
@@ -112,6 +113,7 @@ async def create_user(
         role=role,
         is_active=active,
         locale=locale,
+        region=region.id if region else None,
         password_hash=await hash_password(settings, password) if password else "",
         created_at=now,
         activated_at=now if password else None,
@@ -122,14 +124,21 @@ async def create_user(
 
 @pytest.fixture
 async def cast(settings: Settings) -> SimpleNamespace:
+    north = Region(name="North")
+    await north.save()
+    south = Region(name="South")
+    await south.save()
     return SimpleNamespace(
+        north=north,
+        south=south,
         admin=await create_user(settings, "ada@example.org", "admin", name="Ada Admin"),
-        coordinator=await create_user(settings, "cara@example.org", "coordinator", name="Cara Coordinator"),
+        coordinator=await create_user(settings, "cara@example.org", "coordinator", name="Cara Coordinator", region=north),
+        coordinator_south=await create_user(settings, "dan@example.org", "coordinator", name="Dan Coordinator", region=south),
         volunteer_a1=await create_user(settings, "alice@example.org", "volunteer", name="Alice Volunteer"),
         volunteer_a2=await create_user(settings, "bob@example.org", "volunteer", name="Bob Volunteer"),
         volunteer_b=await create_user(settings, "charlie@example.org", "volunteer", name="Charlie Volunteer"),
-        probation=await create_user(settings, "priya@example.org", "probation", name="Priya Probation"),
-        probation_other=await create_user(settings, "oscar@example.org", "probation", name="Oscar Probation"),
+        probation=await create_user(settings, "priya@example.org", "probation", name="Priya Probation", region=north),
+        probation_other=await create_user(settings, "oscar@example.org", "probation", name="Oscar Probation", region=north),
     )
 
 

@@ -8,22 +8,24 @@ from urllib.parse import urlsplit
 from cosa import outbox
 from cosa.audit import Action
 from cosa.clock import utcnow
-from cosa.tables import AuditEvent, Invitation, OutboxMessage, User
+from cosa.tables import AuditEvent, Invitation, OutboxMessage, Region, User
 from tests.integration.conftest import form_post, login
 
-INVITE = {"display_name": "Nia Evans", "email": "Nia@Example.org", "role": "volunteer", "locale": "cy"}
+INVITE = {"display_name": "Nia Evans", "email": "Nia@Example.org", "role": "coordinator", "locale": "cy"}
 
 
 async def invite(client, data=None):
     await login(client, "ada@example.org")
-    return await form_post(client, "/admin/users/invite", data or INVITE)
+    north = await Region.select(Region.public_id).where(Region.name == "North").first()
+    return await form_post(client, "/admin/users/invite", data or {**INVITE, "region": str(north["public_id"])})
 
 
 async def test_inviting_writes_the_user_the_email_and_the_audit_row_together(mail_client, mail_settings, inbox, cast):
     response = await invite(mail_client)
     assert response.status_code == 303
     user = await User.objects().where(User.email == "nia@example.org").first()
-    assert user is not None and user.password_hash == "" and user.role == "volunteer"
+    assert user is not None and user.password_hash == "" and user.role == "coordinator"
+    assert user.region is not None
     assert await OutboxMessage.count().where(OutboxMessage.recipient == "nia@example.org") == 1
     assert await AuditEvent.exists().where(
         AuditEvent.action == Action.USER_INVITED, AuditEvent.object_id == str(user.public_id)
@@ -106,11 +108,16 @@ async def test_a_deactivated_persons_link_does_not_work(mail_client, mail_settin
 async def test_the_invite_form_explains_problems_and_keeps_what_was_typed(client, cast):
     response = await invite(client, {"display_name": "", "email": "not an email", "role": "emperor", "locale": "cy"})
     assert response.status_code == 400
+    volunteer = await form_post(client, "/admin/users/invite", {**INVITE, "role": "volunteer"})
+    assert volunteer.status_code == 400 and "Choose a role." in volunteer.text
+    no_region = await form_post(client, "/admin/users/invite", INVITE)
+    assert no_region.status_code == 400 and "Choose the region they work in." in no_region.text
     assert "Enter the person" in response.text
     assert "in the right format" in response.text
     assert "Choose a role." in response.text
     assert 'value="not an email"' in response.text
-    duplicate = await form_post(client, "/admin/users/invite", {**INVITE, "email": "alice@example.org"})
+    north = await Region.select(Region.public_id).where(Region.name == "North").first()
+    duplicate = await form_post(client, "/admin/users/invite", {**INVITE, "email": "alice@example.org", "region": str(north["public_id"])})
     assert duplicate.status_code == 400 and "already an account" in duplicate.text
     assert 'value="Nia Evans"' in duplicate.text
     assert await OutboxMessage.count() == 0

@@ -20,7 +20,7 @@ async def test_a_busy_session_leaves_nothing_personal_in_the_logs(mail_client, m
     await form_post(
         mail_client,
         "/admin/users/invite",
-        {"display_name": "Nia Canary", "email": "nia.canary@example.org", "role": "volunteer", "locale": "cy"},
+        {"display_name": "Nia Canary", "email": "nia.canary@example.org", "role": "admin", "locale": "cy"},
     )
     await form_post(
         mail_client, "/admin/users/invite", {"display_name": "", "email": "bad@@canary", "role": "x", "locale": "x"}

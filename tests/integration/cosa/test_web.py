@@ -122,7 +122,7 @@ async def test_markup_in_user_text_is_shown_inert(client, cast):
     response = await form_post(
         client,
         "/admin/users/invite",
-        {"display_name": hostile, "email": "new@example.org", "role": "volunteer", "locale": "en_GB"},
+        {"display_name": hostile, "email": "new@example.org", "role": "admin", "locale": "en_GB"},
     )
     assert response.status_code == 303
     page = await client.get(response.headers["location"])

@@ -1,0 +1,206 @@
+"""Core members, their NRM record, needs and known risk connections; circles and their members."""
+
+from __future__ import annotations
+
+import enum
+
+from piccolo.columns import (
+    JSON,
+    UUID,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Time,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+from cosa.tables import Region, User
+from volunteers.tables import Volunteer
+
+
+class Cohort(enum.StrEnum):
+    survivor = "survivor"
+    convicted = "convicted"  # convicted of an MSHT offence
+    both = "both"
+
+
+class NrmDecision(enum.StrEnum):
+    none = ""  # not referred, or no decision yet
+    positive = "positive"
+    negative = "negative"
+
+
+class CoreMember(Table, tablename="circles_core_member"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    region = ForeignKey(references=Region, index=True, on_delete=OnDelete.restrict)
+    full_name = Varchar(length=120)
+    known_as = Varchar(length=60, default="")
+    cohort = Varchar(length=10, choices=Cohort)
+    gender = Varchar(length=20, default="")
+    pronouns = Varchar(length=30, default="")
+    volunteer_gender_preference = Varchar(length=20, default="")  # "" means no preference
+    languages = JSON(default="[]")  # ISO 639-1 codes
+    release_on = Date(null=True, default=None)
+    licence_ends_on = Date(null=True, default=None)
+    order_conditions = Text(default="")  # e.g. STPO prohibitions (need to know)
+    order_ends_on = Date(null=True, default=None)
+    offence_details = Text(default="")  # need to know: coordinators and the probation officer only
+    address_district = Varchar(length=8, default="")  # postcode district of the current address
+    probation_officer = ForeignKey(references=User, null=True, index=True, on_delete=OnDelete.set_null)
+    referred_on = Date()
+    referred_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    # The NRM record (need to know).
+    nrm_referred_on = Date(null=True, default=None)
+    nrm_reasonable_grounds = Varchar(length=10, choices=NrmDecision, default="")
+    nrm_reasonable_grounds_on = Date(null=True, default=None)
+    nrm_conclusive_grounds = Varchar(length=10, choices=NrmDecision, default="")
+    nrm_conclusive_grounds_on = Date(null=True, default=None)
+    public_order_disqualification = Boolean(default=False)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class NeedArea(enum.StrEnum):
+    accommodation = "accommodation"
+    employment = "employment"  # employment, education and training
+    finances = "finances"  # finances and debt
+    mental_health = "mental_health"
+    substance_use = "substance_use"
+    immigration = "immigration"
+    family = "family"
+    isolation = "isolation"
+
+
+class NeedStatus(enum.StrEnum):
+    met = "met"
+    partly_met = "partly_met"
+    unmet = "unmet"
+    not_applicable = "not_applicable"
+
+
+class NeedChange(Table, tablename="circles_need_change"):
+    """Every change of a need's status, with its date: the current status is the latest row."""
+
+    id = Serial(primary_key=True)
+    core_member = ForeignKey(references=CoreMember, index=True, on_delete=OnDelete.cascade)
+    area = Varchar(length=20, choices=NeedArea)
+    status = Varchar(length=20, choices=NeedStatus)
+    changed_on = Date()
+    changed_at = Timestamptz()
+    changed_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class ConnectionKind(enum.StrEnum):
+    person = "person"
+    place = "place"
+    community = "community"
+
+
+class RiskConnection(Table, tablename="circles_risk_connection"):
+    """A person, place or community linked to the core member's exploitation or offending."""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True)
+    core_member = ForeignKey(references=CoreMember, index=True, on_delete=OnDelete.cascade)
+    kind = Varchar(length=10, choices=ConnectionKind)
+    description = Text()
+    districts = JSON(default="[]")  # postcode districts, e.g. ["NG7", "NG8"]
+    cuckooing = Boolean(default=False)  # an address known for cuckooing
+    created_at = Timestamptz()
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class CaseNote(Table, tablename="circles_case_note"):
+    """A coordinator's note on a core member; volunteers see it only when it is shared with the circle."""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True)
+    core_member = ForeignKey(references=CoreMember, index=True, on_delete=OnDelete.cascade)
+    body = Text()
+    shared_with_circle = Boolean(default=False)
+    created_at = Timestamptz()
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class CircleState(enum.StrEnum):
+    referred = "referred"
+    accepted = "accepted"
+    forming = "forming"
+    active = "active"
+    tapering = "tapering"
+    ending = "ending"
+    closed = "closed"
+    paused = "paused"
+    terminated = "terminated"
+
+
+class Circle(Table, tablename="circles_circle"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    code_name = Varchar(length=40)  # what emails and calendars show instead of the core member's name
+    core_member = ForeignKey(references=CoreMember, index=True, on_delete=OnDelete.restrict)
+    region = ForeignKey(references=Region, index=True, on_delete=OnDelete.restrict)
+    coordinator = ForeignKey(references=User, null=True, index=True, on_delete=OnDelete.set_null)
+    state = Varchar(length=12, choices=CircleState, default=CircleState.referred.value, index=True)
+    state_before_pause = Varchar(length=12, default="")
+    state_changed_at = Timestamptz()
+    meeting_weekday = Integer(null=True, default=None)  # 0 Monday .. 6 Sunday
+    meeting_time = Time(null=True, default=None)
+    venue = Varchar(length=120, default="")
+    venue_district = Varchar(length=8, default="")
+    check_in_every_days = Integer(default=7)
+    covenant_text = Text(default="")
+    covenant_version = Integer(default=0)
+    covenant_signed_on = Date(null=True, default=None)
+    termination_reason = Text(default="")
+    created_at = Timestamptz()
+
+
+class CircleTransition(Table, tablename="circles_transition"):
+    id = Serial(primary_key=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    from_state = Varchar(length=12, default="")
+    to_state = Varchar(length=12)
+    reason = Text(default="")
+    at = Timestamptz()
+    by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class MembershipStatus(enum.StrEnum):
+    invited = "invited"
+    accepted = "accepted"
+    declined = "declined"
+    withdrawn = "withdrawn"  # the coordinator withdrew the invitation
+    left = "left"
+
+
+class CircleMembership(Table, tablename="circles_membership"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    volunteer = ForeignKey(references=Volunteer, index=True, on_delete=OnDelete.restrict)
+    status = Varchar(length=10, choices=MembershipStatus, default=MembershipStatus.invited.value, index=True)
+    invited_at = Timestamptz()
+    invited_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    responded_at = Timestamptz(null=True, default=None)
+    left_at = Timestamptz(null=True, default=None)
+
+
+class OuterCircleMember(Table, tablename="circles_outer_member"):
+    """A professional in the outer circle (police, housing, health, ...) other than the probation officer."""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    name = Varchar(length=120)
+    organisation = Varchar(length=120, default="")
+    role = Varchar(length=120, default="")
+    email = Varchar(length=254, default="")
+    phone = Varchar(length=40, default="")
