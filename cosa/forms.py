@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from litestar import Request
@@ -75,3 +76,59 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if any(ord(ch) < 32 for ch in target):
         return default
     return target
+
+
+def check_date(
+    result: FormResult,
+    name: str,
+    *,
+    required_message: str | None = None,
+    not_after: date | None = None,
+    not_before: date | None = None,
+) -> date | None:
+    """A date from an <input type="date"> (YYYY-MM-DD); optional unless `required_message` is given."""
+    raw = result.values.get(name, "").strip()
+    if not raw:
+        if required_message:
+            result.error(name, required_message)
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        result.error(name, i18n.gettext("Enter a real date, for example 27 3 2026."))
+        return None
+    if not_after is not None and value > not_after:
+        result.error(name, i18n.gettext("The date must be today or in the past."))
+    elif not_before is not None and value < not_before:
+        result.error(name, i18n.gettext("The date must be today or in the future."))
+    return value
+
+
+def check_int(result: FormResult, name: str, *, minimum: int, maximum: int, default: int | None = None) -> int | None:
+    raw = result.values.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        result.error(name, i18n.gettext("Enter a whole number."))
+        return None
+    if not minimum <= value <= maximum:
+        result.error(name, i18n.gettext("Enter a number from %(min)s to %(max)s.", min=minimum, max=maximum))
+        return None
+    return value
+
+
+async def read_multi(request: Request[Any, Any, Any], name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes), in the order sent."""
+    form = await request.form()
+    return [v for v in form.getall(name) if isinstance(v, str)] if name in form else []
+
+
+def check_multi(result: FormResult, name: str, chosen: list[str], choices: Any) -> list[str]:
+    """Keep the chosen values that are real choices; any other value is an error (a tampered form)."""
+    allowed = set(choices)
+    values = [v for v in dict.fromkeys(chosen) if v in allowed]
+    if len(values) != len(set(chosen)):
+        result.error(name, i18n.gettext("Choose from the options shown."))
+    return values

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from cosa.choices import WEEKDAY_KEYS
 from volunteers.tables import VolunteerStatus
 
 DISTRICT_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PARTS_OF_DAY = ("morning", "afternoon", "evening")
-SLOTS = tuple(f"{day}-{part}" for day in WEEKDAYS for part in PARTS_OF_DAY)
+SLOTS = tuple(f"{day}-{part}" for day in WEEKDAY_KEYS for part in PARTS_OF_DAY)
 
 # Which status may follow which. Taking someone on ("active") is further checked by missing_for_active().
 TRANSITIONS: dict[str, tuple[str, ...]] = {
