@@ -1,7 +1,12 @@
-"""Core member records, circles, their lifecycle and members, matching, dashboards."""
+"""Every route of the circles feature, for cosa/app.py to register."""
 
 from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from circles.circle_pages import CircleController
+from circles.core_member_pages import CoreMemberController
+from circles.home import home
+from circles.matching_pages import MatchingController
+
+ROUTES: list[Any] = [home, CoreMemberController, CircleController, MatchingController]

@@ -23,7 +23,7 @@ from cosa import outbox
 from cosa.accounts import AccountController, AuthController, InvitationController, switch_language
 from cosa.admin import RegionAdminController, UserAdminController
 from cosa.auth import SignInRequired, public, session_middleware
-from cosa.controllers import dev_mail, dev_mail_message, healthz, home
+from cosa.controllers import dev_mail, dev_mail_message, healthz
 from cosa.db import close_pool, prepare_database, start_pool
 from cosa.scheduler import start_scheduler
 from cosa.settings import Settings, get_settings
@@ -63,7 +63,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await close_pool()
 
     handlers: list[Any] = [
-        home,
         healthz,
         switch_language,
         AuthController,

@@ -1,4 +1,4 @@
-"""The home page, the health check and, in development only, the captured-mail page."""
+"""The health check and, in development only, the captured-mail page."""
 
 from __future__ import annotations
 
@@ -12,18 +12,12 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from cosa.auth import public, signed_in
+from cosa.auth import public
 from cosa.db import engine
-from cosa.users import role_labels
 from cosa.web import render
 
 Req = Request[Any, Any, Any]
 LINK = re.compile(r"https?://[^\s<>\"]+")
-
-
-@get("/", name="home", guards=[signed_in])
-async def home(request: Req) -> Response[Any]:
-    return render(request, "home.html", {"role_label": role_labels()[request.scope["user"].role]})
 
 
 @get("/healthz", name="healthz", guards=[public])

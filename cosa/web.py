@@ -93,7 +93,14 @@ def nav_items(user: Any) -> list[tuple[str, str]]:
     if user is None:
         return []
     items = [("home", i18n.gettext("Home"))]
-    if user.role == Role.admin.value:
+    if user.role == Role.coordinator.value:
+        items += [
+            ("circles:core_members", i18n.gettext("Core members")),
+            ("volunteers:list", i18n.gettext("Volunteers")),
+        ]
+    elif user.role == Role.probation.value:
+        items = [("circles:core_members", i18n.gettext("Your caseload"))]
+    elif user.role == Role.admin.value:
         items += [("admin:users", i18n.gettext("Users")), ("admin:regions", i18n.gettext("Regions"))]
     items.append(("account:detail", i18n.gettext("Your account")))
     return items

@@ -90,7 +90,7 @@ async def make_client(app: Litestar) -> AsyncIterator[Any]:
         return c
 
     yield make
-    for c in clients:
+    for c in reversed(clients):  # nested portals: close in the reverse order of opening
         await c.__aexit__(None, None, None)
 
 
@@ -132,13 +132,19 @@ async def cast(settings: Settings) -> SimpleNamespace:
         north=north,
         south=south,
         admin=await create_user(settings, "ada@example.org", "admin", name="Ada Admin"),
-        coordinator=await create_user(settings, "cara@example.org", "coordinator", name="Cara Coordinator", region=north),
-        coordinator_south=await create_user(settings, "dan@example.org", "coordinator", name="Dan Coordinator", region=south),
+        coordinator=await create_user(
+            settings, "cara@example.org", "coordinator", name="Cara Coordinator", region=north
+        ),
+        coordinator_south=await create_user(
+            settings, "dan@example.org", "coordinator", name="Dan Coordinator", region=south
+        ),
         volunteer_a1=await create_user(settings, "alice@example.org", "volunteer", name="Alice Volunteer"),
         volunteer_a2=await create_user(settings, "bob@example.org", "volunteer", name="Bob Volunteer"),
         volunteer_b=await create_user(settings, "charlie@example.org", "volunteer", name="Charlie Volunteer"),
         probation=await create_user(settings, "priya@example.org", "probation", name="Priya Probation", region=north),
-        probation_other=await create_user(settings, "oscar@example.org", "probation", name="Oscar Probation", region=north),
+        probation_other=await create_user(
+            settings, "oscar@example.org", "probation", name="Oscar Probation", region=north
+        ),
     )
 
 

@@ -117,7 +117,9 @@ async def test_the_invite_form_explains_problems_and_keeps_what_was_typed(client
     assert "Choose a role." in response.text
     assert 'value="not an email"' in response.text
     north = await Region.select(Region.public_id).where(Region.name == "North").first()
-    duplicate = await form_post(client, "/admin/users/invite", {**INVITE, "email": "alice@example.org", "region": str(north["public_id"])})
+    duplicate = await form_post(
+        client, "/admin/users/invite", {**INVITE, "email": "alice@example.org", "region": str(north["public_id"])}
+    )
     assert duplicate.status_code == 400 and "already an account" in duplicate.text
     assert 'value="Nia Evans"' in duplicate.text
     assert await OutboxMessage.count() == 0

@@ -1,0 +1,133 @@
+"""Everyone's home page: the coordinator's dashboard, the volunteer's circles, the admin's tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.response import Redirect
+
+from circles.circle_pages import membership_labels
+from circles.circle_services import circle_state_labels
+from circles.core_member_pages import today
+from circles.tables import Circle, CircleMembership, CircleState, MembershipStatus, NeedChange
+from cosa.auth import signed_in
+from cosa.choices import weekday_choices
+from cosa.tables import Role
+from cosa.users import role_labels
+from cosa.web import render
+from volunteers.services import coordinator_alerts
+from volunteers.tables import Volunteer
+
+Req = Request[Any, Any, Any]
+
+# The latest status of each need of each core member in a region, counted by status (one query).
+NEEDS_BY_CORE_MEMBER = """
+SELECT n.core_member AS core_member, n.status AS status, COUNT(*) AS n
+FROM circles_need_change n
+JOIN circles_core_member c ON c.id = n.core_member
+WHERE c.region = {}
+  AND n.id = (
+    SELECT m.id FROM circles_need_change m
+    WHERE m.core_member = n.core_member AND m.area = n.area
+    ORDER BY m.changed_on DESC, m.id DESC LIMIT 1
+  )
+GROUP BY n.core_member, n.status
+"""
+
+
+@get("/", name="home", guards=[signed_in])
+async def home(request: Req) -> Response[Any]:
+    user = request.scope["user"]
+    if user.role == Role.coordinator.value:
+        return await coordinator_dashboard(request)
+    if user.role == Role.volunteer.value:
+        return await volunteer_home(request)
+    if user.role == Role.probation.value:
+        return Redirect(path=request.app.route_reverse("circles:core_members"), status_code=303)
+    return render(request, "home.html", {"role_label": role_labels()[user.role]})
+
+
+async def coordinator_dashboard(request: Req) -> Response[Any]:
+    user = request.scope["user"]
+    settings = request.app.state.settings
+    state = request.query_params.get("state", "")
+    mine = request.query_params.get("mine", "") == "1"
+    query = Circle.select(
+        Circle.id,
+        Circle.public_id,
+        Circle.code_name,
+        Circle.state,
+        Circle.state_changed_at,
+        Circle.core_member,
+        Circle.core_member._.full_name,
+        Circle.core_member._.public_id,
+        Circle.coordinator._.display_name,
+    ).where(Circle.region == user.region)
+    if state in circle_state_labels():
+        query = query.where(Circle.state == state)
+    else:
+        state = ""
+        query = query.where(Circle.state.not_in([CircleState.closed.value, CircleState.terminated.value]))
+    if mine:
+        query = query.where(Circle.coordinator == user.id)
+    circles = await query.order_by(Circle.code_name)
+
+    counts = await CircleMembership.select(CircleMembership.circle, CircleMembership.status).where(
+        CircleMembership.circle._.region == user.region,
+        CircleMembership.status.is_in([MembershipStatus.invited.value, MembershipStatus.accepted.value]),
+    )
+    seats: dict[int, dict[str, int]] = {}
+    for row in counts:
+        seats.setdefault(row["circle"], {"invited": 0, "accepted": 0})[row["status"]] += 1
+
+    needs: dict[int, dict[str, int]] = {}
+    for row in await NeedChange.raw(NEEDS_BY_CORE_MEMBER, user.region):
+        needs.setdefault(row["core_member"], {})[row["status"]] = row["n"]
+
+    for circle in circles:
+        circle["seats"] = seats.get(circle["id"], {"invited": 0, "accepted": 0})
+        circle["needs"] = needs.get(circle["core_member"], {})
+
+    alerts = await coordinator_alerts(user.region, today(), settings.dbs_renewal_years)
+    fragment = request.headers.get("hx-request") and not request.headers.get("hx-boosted")
+    return render(
+        request,
+        "circles/dashboard.html",
+        {"circles": circles, "states": circle_state_labels(), "state": state, "mine": mine, "alerts": alerts},
+        block="circle_list" if fragment else None,
+    )
+
+
+async def volunteer_home(request: Req) -> Response[Any]:
+    user = request.scope["user"]
+    rows = (
+        await CircleMembership.select(
+            CircleMembership.public_id,
+            CircleMembership.status,
+            CircleMembership.invited_at,
+            CircleMembership.circle._.public_id,
+            CircleMembership.circle._.code_name,
+            CircleMembership.circle._.state,
+            CircleMembership.circle._.meeting_weekday,
+            CircleMembership.circle._.meeting_time,
+            CircleMembership.circle._.venue,
+        )
+        .where(
+            CircleMembership.volunteer.is_in(Volunteer.select(Volunteer.id).where(Volunteer.user == user.id)),
+            CircleMembership.status.is_in([MembershipStatus.invited.value, MembershipStatus.accepted.value]),
+            CircleMembership.circle._.state.not_in([CircleState.closed.value, CircleState.terminated.value]),
+        )
+        .order_by(CircleMembership.invited_at)
+    )
+    return render(
+        request,
+        "circles/volunteer_home.html",
+        {
+            "invitations": [r for r in rows if r["status"] == MembershipStatus.invited.value],
+            "circles": [r for r in rows if r["status"] == MembershipStatus.accepted.value],
+            "states": circle_state_labels(),
+            "weekdays": weekday_choices(),
+            "membership_labels": membership_labels(),
+        },
+    )
