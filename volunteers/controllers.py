@@ -178,9 +178,8 @@ class VolunteerController(Controller):
         fragment = _is_fragment_request(request)
         if vetting is None:
             context: dict[str, Any] = {"errors": result.errors, "vetting_form": result.values, "vetting_open": True}
-            if fragment:
-                # htmx (as configured in base.html) swaps only 2xx answers; the full page below answers 400.
-                return await _detail_page(request, volunteer, block="vetting", partial=True, **context)
+            if fragment:  # base.html's htmx config swaps 4xx answers too
+                return await _detail_page(request, volunteer, block="vetting", partial=True, status_code=400, **context)
             return await _detail_page(request, volunteer, status_code=400, **context)
         changed = await services.record_vetting(
             by=request.scope["user"], volunteer=volunteer, vetting=vetting, now=utcnow()

@@ -106,7 +106,7 @@ async def test_htmx_updates_the_checklist_in_place(client, cast):
         {"interview_on": "not a date"},
         headers={"HX-Request": "true"},
     )
-    assert bad.text.lstrip().startswith('<section id="vetting"')
+    assert bad.status_code == 400 and bad.text.lstrip().startswith('<section id="vetting"')
     assert "There is a problem" in bad.text and 'value="not a date"' in bad.text
     assert (await reload(vera))["interview_on"] == today()
 
