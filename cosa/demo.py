@@ -8,26 +8,30 @@ from cosa.auth import hash_password
 from cosa.clock import utcnow
 from cosa.db import write_transaction
 from cosa.settings import Settings, SettingsError
-from cosa.tables import User
+from cosa.tables import Region, User
 
 DEMO_PASSWORD = "circles-demo-password"  # noqa: S105 - demo only, refused in production
 
-# (email, name, role, locale, has password, active)
+REGIONS = ("East Midlands", "Wales", "North West")
+
+# (email, name, role, locale, has password, active, region)
 DEMO_USERS = [
-    ("admin@example.org", "Ada Admin", "admin", "en_GB", True, True),
-    ("coordinator@example.org", "Cara Coordinator", "coordinator", "en_GB", True, True),
-    ("probation@example.org", "Priya Patel", "probation", "en_GB", True, True),
-    ("volunteer@example.org", "Val Volunteer", "volunteer", "en_GB", True, True),
-    ("cerys@example.org", "Cerys Jones", "volunteer", "cy", True, True),
-    ("sam@example.org", "Sam Okafor", "volunteer", "en_GB", False, True),
-    ("former@example.org", "Frankie Former", "volunteer", "en_GB", True, False),
+    ("admin@example.org", "Ada Admin", "admin", "en_GB", True, True, ""),
+    ("coordinator@example.org", "Cara Coordinator", "coordinator", "en_GB", True, True, "East Midlands"),
+    ("probation@example.org", "Priya Patel", "probation", "en_GB", True, True, "East Midlands"),
+    ("tom.price@example.org", "Tom Price", "probation", "en_GB", True, True, "East Midlands"),
+    ("rhys@example.org", "Rhys Morgan", "coordinator", "cy", True, True, "Wales"),
+    ("volunteer@example.org", "Val Volunteer", "volunteer", "en_GB", True, True, "East Midlands"),
+    ("cerys@example.org", "Cerys Jones", "volunteer", "cy", True, True, "Wales"),
+    ("sam@example.org", "Sam Okafor", "volunteer", "en_GB", False, True, "East Midlands"),
+    ("former@example.org", "Frankie Former", "volunteer", "en_GB", True, False, "East Midlands"),
 ]
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
     return [
         (email, role, DEMO_PASSWORD)
-        for email, _n, role, _l, has_password, active in DEMO_USERS
+        for email, _n, role, _l, has_password, active, _r in DEMO_USERS
         if has_password and active
     ]
 
@@ -42,8 +46,13 @@ async def seed_demo(settings: Settings, now: datetime | None = None) -> int:
     now = now or utcnow()
     password_hash = await hash_password(settings, DEMO_PASSWORD)
     async with write_transaction():
-        for email, name, role, locale, has_password, active in DEMO_USERS:
-            await User.insert(
+        regions = {}
+        for name in REGIONS:
+            rows = await Region.insert(Region(name=name)).returning(Region.id)
+            regions[name] = rows[0]["id"]
+        users = {}
+        for email, name, role, locale, has_password, active, region in DEMO_USERS:
+            rows = await User.insert(
                 User(
                     email=email,
                     display_name=name,
@@ -55,6 +64,12 @@ async def seed_demo(settings: Settings, now: datetime | None = None) -> int:
                     activated_at=now if has_password else None,
                     password_changed_at=now if has_password else None,
                     deactivated_at=None if active else now,
+                    region=regions.get(region),
                 )
-            )
+            ).returning(User.id)
+            users[email] = rows[0]["id"]
+        # The programme itself (core members, circles, volunteers) lives with its features.
+        from circles.demo import seed_programme
+
+        await seed_programme(regions, users, now)
     return len(DEMO_USERS)

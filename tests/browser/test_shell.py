@@ -14,7 +14,7 @@ async def test_a_volunteer_signs_in_and_out_on_a_phone(server, phone):
     assert await serious_accessibility_problems(page) == []
 
     await sign_in(page, server, "volunteer@example.org")
-    await expect(page.get_by_role("heading", name="Welcome, Val Volunteer")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Hello, Val Volunteer")).to_be_visible()
     assert await serious_accessibility_problems(page) == []
 
     await page.get_by_role("button", name="Sign out").click()
