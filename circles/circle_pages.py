@@ -65,6 +65,23 @@ async def circle_or_404(request: Req, public_id: Any) -> dict[str, Any]:
     return await found_or_deny(request, row, "circle", public_id)
 
 
+async def region_coordinators(region_id: int) -> dict[str, tuple[int, str]]:
+    """Active coordinators of a region: public id -> (row id, name)."""
+    rows = (
+        await User.select(User.id, User.public_id, User.display_name)
+        .where(User.role == Role.coordinator.value, User.is_active.eq(True), User.region == region_id)
+        .order_by(User.display_name)
+    )
+    return {str(r["public_id"]): (r["id"], r["display_name"]) for r in rows}
+
+
+def _form_context(
+    circle: dict[str, Any], values: dict[str, str], choices: dict[str, tuple[int, str]], **extra: Any
+) -> dict[str, Any]:
+    coordinators = {key: name for key, (_row_id, name) in choices.items()}
+    return {"circle": circle, "values": values, "weekdays": weekday_choices(), "coordinators": coordinators, **extra}
+
+
 def circle_url(request: Req, public_id: Any, anchor: str = "") -> str:
     return request.app.route_reverse("circles:circle", public_id=public_id) + anchor
 
@@ -177,25 +194,29 @@ class CircleController(Controller):
     @get("/circles/{public_id:uuid}/edit", name="circles:circle_edit", guards=[coordinators])
     async def edit_page(self, request: Req, public_id: FromPath[UUID]) -> Response[Any]:
         circle = await circle_or_404(request, public_id)
+        choices = await region_coordinators(circle["region"])
         values = {k: ("" if v is None else str(v)) for k, v in circle.items()}
         if circle["meeting_time"] is not None:
             values["meeting_time"] = circle["meeting_time"].strftime("%H:%M")
-        return render(
-            request, "circles/circle_form.html", {"circle": circle, "values": values, "weekdays": weekday_choices()}
+        values["coordinator"] = next(
+            (key for key, (row_id, _n) in choices.items() if row_id == circle["coordinator"]), ""
         )
+        return render(request, "circles/circle_form.html", _form_context(circle, values, choices))
 
     @post("/circles/{public_id:uuid}/edit", name="circles:circle_update", guards=[coordinators])
     async def update(self, request: Req, public_id: FromPath[UUID]) -> Response[Any]:
         circle = await circle_or_404(request, public_id)
+        choices = await region_coordinators(circle["region"])
         result = FormResult(await read_form(request))
         fields = circle_fields(result)
+        chosen = choices.get(result.values.get("coordinator", ""))
+        if chosen is None:
+            result.error("coordinator", i18n.gettext("Choose the circle's coordinator."))
+        else:
+            fields["coordinator"] = chosen[0]
         if not result.ok:
-            return render(
-                request,
-                "circles/circle_form.html",
-                {"circle": circle, "values": result.values, "errors": result.errors, "weekdays": weekday_choices()},
-                status_code=400,
-            )
+            context = _form_context(circle, result.values, choices, errors=result.errors)
+            return render(request, "circles/circle_form.html", context, status_code=400)
         async with write_transaction():
             await Circle.update({getattr(Circle, k): v for k, v in fields.items()}).where(Circle.id == circle["id"])
             await audit.record(

@@ -13,9 +13,21 @@ from tests.integration.conftest import login
 async def test_the_dashboard_lists_the_regions_open_circles_with_their_figures(client, programme):
     now = utcnow()
     for area, status in (("accommodation", "unmet"), ("isolation", "met"), ("family", "partly_met")):
-        await NeedChange(core_member=programme.core_a.id, area=area, status=status, changed_on=TODAY, changed_at=now).save()
-    await NeedChange(core_member=programme.core_a.id, area="isolation", status="unmet", changed_on=TODAY - timedelta(days=40), changed_at=now).save()
-    await make_circle(await make_core_member(programme.south, full_name="South Person"), programme.coordinator_south, code_name="Circle South")
+        await NeedChange(
+            core_member=programme.core_a.id, area=area, status=status, changed_on=TODAY, changed_at=now
+        ).save()
+    await NeedChange(
+        core_member=programme.core_a.id,
+        area="isolation",
+        status="unmet",
+        changed_on=TODAY - timedelta(days=40),
+        changed_at=now,
+    ).save()
+    await make_circle(
+        await make_core_member(programme.south, full_name="South Person"),
+        programme.coordinator_south,
+        code_name="Circle South",
+    )
     await login(client, "cara@example.org")
     page = await client.get("/")
     assert page.status_code == 200

@@ -36,15 +36,24 @@ async def test_proposals_are_explained_and_conflicts_are_never_proposed(client, 
 async def test_inviting_from_the_list_updates_in_place(client, programme):
     erin = await make_volunteer(programme.north, "Erin Nearby", home_district="NG2")
     await login(client, "cara@example.org")
-    response = await form_post(client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": str(erin.public_id)}, headers={"HX-Request": "true"})
+    response = await form_post(
+        client,
+        f"/circles/{programme.circle_a.public_id}/invite",
+        {"volunteer": str(erin.public_id)},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200 and "Erin Nearby is invited" in response.text and "<html" not in response.text
-    assert await CircleMembership.exists().where(CircleMembership.volunteer == erin.id, CircleMembership.status == "invited")
+    assert await CircleMembership.exists().where(
+        CircleMembership.volunteer == erin.id, CircleMembership.status == "invited"
+    )
 
 
 async def test_a_volunteer_of_another_region_cannot_be_invited(client, programme):
     jo = await make_volunteer(programme.south, "Jo Elsewhere")
     await login(client, "cara@example.org")
-    response = await form_post(client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": str(jo.public_id)})
+    response = await form_post(
+        client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": str(jo.public_id)}
+    )
     assert response.status_code == 404
     garbage = await form_post(client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": "not-a-uuid"})
     assert garbage.status_code == 404
@@ -52,11 +61,17 @@ async def test_a_volunteer_of_another_region_cannot_be_invited(client, programme
 
 async def test_a_full_circle_takes_no_more_invitations(client, programme):
     for i in range(4):
-        await CircleMembership(circle=programme.circle_a.id, volunteer=(await make_volunteer(programme.north, f"Extra {i}")).id,
-                               status="invited", invited_at=programme.circle_a.created_at).save()
+        await CircleMembership(
+            circle=programme.circle_a.id,
+            volunteer=(await make_volunteer(programme.north, f"Extra {i}")).id,
+            status="invited",
+            invited_at=programme.circle_a.created_at,
+        ).save()
     seventh = await make_volunteer(programme.north, "Seventh Person")
     await login(client, "cara@example.org")
-    response = await form_post(client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": str(seventh.public_id)})
+    response = await form_post(
+        client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": str(seventh.public_id)}
+    )
     assert response.status_code == 303
     page = await client.get(response.headers["location"])
     assert "at most 6 volunteers" in page.text
