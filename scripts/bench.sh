@@ -2,4 +2,7 @@
 # Benchmarks: figures to report in notes, not pass/fail tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== key pages (request rate and latency)"
 .venv/bin/python bench/http_pages.py "$@"
+echo "== matching 10,000 volunteers for one circle"
+.venv/bin/python bench/matching.py

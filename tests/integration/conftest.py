@@ -245,3 +245,23 @@ async def mail_client(mail_app: Litestar) -> AsyncIterator[AsyncTestClient[Lites
 
 async def settle() -> None:
     await asyncio.sleep(0)
+
+
+class QueryCounter:
+    """Counts the SQL statements Piccolo runs (in any thread) while installed."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.count = 0
+        engine_class = type(engine())
+        original = engine_class.run_querystring
+
+        async def counting(engine_self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await original(engine_self, *args, **kwargs)
+
+        monkeypatch.setattr(engine_class, "run_querystring", counting)
+
+    async def during(self, action: Any) -> int:
+        before = self.count
+        await action
+        return self.count - before

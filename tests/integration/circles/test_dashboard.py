@@ -57,7 +57,7 @@ async def test_filters_work_in_place_and_as_a_plain_form(client, programme):
 
 
 async def test_the_dashboard_uses_a_fixed_number_of_queries(client, programme, monkeypatch):
-    from tests.integration.volunteers.helpers import QueryCounter
+    from tests.integration.conftest import QueryCounter
 
     await login(client, "cara@example.org")
     counter = QueryCounter(monkeypatch)

@@ -78,7 +78,7 @@ async def test_a_full_circle_takes_no_more_invitations(client, programme):
 
 
 async def test_the_matching_page_uses_a_fixed_number_of_queries(client, programme, monkeypatch):
-    from tests.integration.volunteers.helpers import QueryCounter
+    from tests.integration.conftest import QueryCounter
 
     await login(client, "cara@example.org")
     url = f"/circles/{programme.circle_a.public_id}/matching"

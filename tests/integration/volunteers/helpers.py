@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from cosa.clock import utcnow
-from cosa.db import engine
 from cosa.tables import Region
+from tests.integration.conftest import QueryCounter  # noqa: F401 - kept here for the volunteer tests
 from volunteers.services import london_today
 from volunteers.tables import Volunteer, VolunteerStatusChange
 
@@ -65,23 +65,3 @@ async def reload(volunteer: Volunteer) -> dict[str, Any]:
     row = await Volunteer.select().where(Volunteer.id == volunteer.id).output(load_json=True).first()
     assert row is not None
     return row
-
-
-class QueryCounter:
-    """Counts the SQL statements Piccolo runs (in any thread) while installed."""
-
-    def __init__(self, monkeypatch: Any) -> None:
-        self.count = 0
-        engine_class = type(engine())
-        original = engine_class.run_querystring
-
-        async def counting(engine_self: Any, *args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return await original(engine_self, *args, **kwargs)
-
-        monkeypatch.setattr(engine_class, "run_querystring", counting)
-
-    async def during(self, action: Any) -> int:
-        before = self.count
-        await action
-        return self.count - before
