@@ -204,3 +204,123 @@ class OuterCircleMember(Table, tablename="circles_outer_member"):
     role = Varchar(length=120, default="")
     email = Varchar(length=254, default="")
     phone = Varchar(length=40, default="")
+
+
+class Frequency(enum.StrEnum):
+    once = "once"
+    weekly = "weekly"
+    fortnightly = "fortnightly"
+    monthly = "monthly"
+
+
+class MeetingSeries(Table, tablename="circles_series"):
+    """A recurring meeting: wall-clock time in Europe/London, so it stays at 18:30 across clock changes.
+
+    (Not "circles_meeting_series": that is the name of the index on circles_meeting.series.)"""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    frequency = Varchar(length=12, choices=Frequency)
+    local_time = Time()
+    duration_minutes = Integer(default=90)
+    first_on = Date()
+    until_on = Date(null=True, default=None)
+    venue = Varchar(length=120, default="")
+    created_at = Timestamptz()
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class MinutesStatus(enum.StrEnum):
+    none = ""
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+
+
+class Meeting(Table, tablename="circles_meeting"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    series = ForeignKey(references=MeetingSeries, null=True, index=True, on_delete=OnDelete.set_null)
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz()
+    venue = Varchar(length=120, default="")
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancelled_reason = Varchar(length=200, default="")
+    minute_taker = ForeignKey(references=Volunteer, null=True, index=True, on_delete=OnDelete.set_null)
+    minutes = Text(default="")
+    minutes_status = Varchar(length=10, choices=MinutesStatus, default="")
+    minutes_submitted_at = Timestamptz(null=True, default=None)
+    minutes_approved_at = Timestamptz(null=True, default=None)
+    minutes_approved_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    minutes_shared_at = Timestamptz(null=True, default=None)  # shared with the outer circle
+    created_at = Timestamptz()
+
+
+class AttendanceStatus(enum.StrEnum):
+    attended = "attended"
+    apologies = "apologies"
+    absent = "absent"
+
+
+class Attendance(Table, tablename="circles_attendance"):
+    """Who came to a meeting; a row without a volunteer is the core member's."""
+
+    id = Serial(primary_key=True)
+    meeting = ForeignKey(references=Meeting, index=True, on_delete=OnDelete.cascade)
+    volunteer = ForeignKey(references=Volunteer, null=True, on_delete=OnDelete.cascade)
+    status = Varchar(length=10, choices=AttendanceStatus)
+
+
+class IndicatorGroup(enum.StrEnum):
+    exploitation = "exploitation"  # risk of being exploited again (survivors, and both)
+    accountability = "accountability"  # convicted of an MSHT offence, and both
+    wellbeing = "wellbeing"  # everyone
+
+
+class Indicator(Table, tablename="circles_indicator"):
+    """A risk indicator volunteers can tick on a check-in. Built-in ones are translated; coordinators can
+    switch any off, choose which raise a concern, and add their own."""
+
+    id = Serial(primary_key=True)
+    code = Varchar(length=60, unique=True)
+    group = Varchar(length=16, choices=IndicatorGroup)
+    label = Varchar(length=200, default="")  # only for indicators added by a coordinator
+    explanation = Varchar(length=400, default="")
+    built_in = Boolean(default=False)
+    active = Boolean(default=True)
+    raises_concern = Boolean(default=False)
+    position = Integer(default=0)
+
+
+class ContactMethod(enum.StrEnum):
+    in_person = "in_person"
+    phone = "phone"
+    message = "message"
+    other = "other"
+
+
+class CheckIn(Table, tablename="circles_check_in"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    volunteer = ForeignKey(references=Volunteer, null=True, index=True, on_delete=OnDelete.set_null)
+    # One per form the app served: resending after a lost connection finds the first instead of adding one.
+    idempotency_key = Varchar(length=64, unique=True)
+    happened_at = Timestamptz(index=True)
+    method = Varchar(length=12, choices=ContactMethod)
+    wellbeing = Integer(default=0)  # 1 (struggling) .. 5 (doing well); 0 not recorded
+    indicators = JSON(default="[]")  # indicator codes ticked
+    notes = Text(default="")
+    created_at = Timestamptz()
+
+
+class CalendarFeed(Table, tablename="circles_calendar_feed"):
+    """A user's private iCalendar address; only a hash of its secret is kept, and it can be revoked."""
+
+    id = Serial(primary_key=True)
+    user = ForeignKey(references=User, index=True, on_delete=OnDelete.cascade)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)

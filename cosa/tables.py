@@ -124,3 +124,12 @@ class OutboxMessage(Table, tablename="cosa_outbox_message"):
     claimed_until = Timestamptz(null=True, default=None)
     sent_at = Timestamptz(null=True, default=None)
     last_error = Varchar(length=255, default="")
+
+
+class OnceKey(Table, tablename="cosa_once_key"):
+    """Work that must happen once, whatever the number of processes: a reminder, an alert. The unique key,
+    inserted in the same transaction as the work, makes a second attempt a no-op."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=200, unique=True)
+    created_at = Timestamptz()
