@@ -23,6 +23,7 @@ from circles.circle_services import (
 from circles.core_member_pages import today
 from circles.forms import circle_fields
 from circles.lifecycle import MIN_VOLUNTEERS, next_states
+from circles.meeting_services import circle_meetings
 from circles.services import circle_scope, core_member_or_404, notes_of
 from circles.tables import (
     Circle,
@@ -167,7 +168,10 @@ class CircleController(Controller):
         )
         coordinator = await User.select(User.display_name).where(User.id == circle["coordinator"]).first()
         facts = await facts_of(circle)
+        upcoming, recent = await circle_meetings(circle["id"], utcnow())
         return {
+            "upcoming": upcoming,
+            "recent": recent,
             "circle": circle,
             "core_member": core_member,
             "coordinator_name": coordinator["display_name"] if coordinator else "",

@@ -8,5 +8,6 @@ from circles.circle_pages import CircleController
 from circles.core_member_pages import CoreMemberController
 from circles.home import home
 from circles.matching_pages import MatchingController
+from circles.meeting_pages import MeetingController
 
-ROUTES: list[Any] = [home, CoreMemberController, CircleController, MatchingController]
+ROUTES: list[Any] = [home, CoreMemberController, CircleController, MatchingController, MeetingController]
