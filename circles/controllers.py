@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from circles.calendar import CalendarController
+from circles.check_ins import CheckInController
 from circles.circle_pages import CircleController
 from circles.core_member_pages import CoreMemberController
 from circles.home import home
+from circles.indicators import IndicatorController
 from circles.matching_pages import MatchingController
 from circles.meeting_pages import MeetingController
 
-ROUTES: list[Any] = [home, CoreMemberController, CircleController, MatchingController, MeetingController]
+ROUTES: list[Any] = [
+    home,
+    CoreMemberController,
+    CircleController,
+    MatchingController,
+    MeetingController,
+    CalendarController,
+    IndicatorController,
+    CheckInController,
+]

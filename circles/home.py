@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.response import Redirect
+from piccolo.query.functions.aggregate import Count, Min
 
 from circles.circle_pages import membership_labels
 from circles.circle_services import circle_state_labels
 from circles.core_member_pages import today
-from circles.tables import Circle, CircleMembership, CircleState, MembershipStatus, NeedChange
+from circles.jobs import OPEN_MINUTES, WATCHED_STATES, aware, last_contacts, quiet_period
+from circles.meeting_services import MINUTES_DUE_AFTER, minutes_due_at
+from circles.tables import Circle, CircleMembership, CircleState, Meeting, MembershipStatus, MinutesStatus, NeedChange
 from cosa.auth import signed_in
 from cosa.choices import weekday_choices
+from cosa.clock import utcnow
 from cosa.tables import Role
 from cosa.users import role_labels
 from cosa.web import render
@@ -59,6 +64,7 @@ async def coordinator_dashboard(request: Req) -> Response[Any]:
         Circle.code_name,
         Circle.state,
         Circle.state_changed_at,
+        Circle.check_in_every_days,
         Circle.core_member,
         Circle.core_member._.full_name,
         Circle.core_member._.public_id,
@@ -85,9 +91,42 @@ async def coordinator_dashboard(request: Req) -> Response[Any]:
     for row in await NeedChange.raw(NEEDS_BY_CORE_MEMBER, user.region):
         needs.setdefault(row["core_member"], {})[row["status"]] = row["n"]
 
+    now = utcnow()
+    ids = [c["id"] for c in circles]
+    next_meetings: dict[int, Any] = {}
+    overdue: dict[int, int] = {}
+    if ids:
+        for row in (
+            await Meeting.select(Meeting.circle, Min(Meeting.starts_at, alias="next"))
+            .where(Meeting.circle.is_in(ids), Meeting.cancelled_at.is_null(), Meeting.starts_at >= now)
+            .group_by(Meeting.circle)
+        ):
+            next_meetings[row["circle"]] = aware(row["next"])
+        for row in (
+            await Meeting.select(Meeting.circle, Count(Meeting.id, alias="n"))
+            .where(
+                Meeting.circle.is_in(ids),
+                Meeting.cancelled_at.is_null(),
+                Meeting.minute_taker.is_not_null(),
+                Meeting.minutes_status.is_in(OPEN_MINUTES),
+                Meeting.ends_at < now - MINUTES_DUE_AFTER,
+            )
+            .group_by(Meeting.circle)
+        ):
+            overdue[row["circle"]] = row["n"]
+    contacts = await last_contacts(ids)
+
     for circle in circles:
         circle["seats"] = seats.get(circle["id"], {"invited": 0, "accepted": 0})
         circle["needs"] = needs.get(circle["core_member"], {})
+        circle["next_meeting"] = next_meetings.get(circle["id"])
+        circle["overdue_minutes"] = overdue.get(circle["id"], 0)
+        last = contacts.get(circle["id"])
+        circle["days_since_contact"] = (now - last).days if last else None
+        circle["quiet"] = circle["state"] in WATCHED_STATES and (
+            quiet_period(last or circle["state_changed_at"], timedelta(days=circle["check_in_every_days"]), now)
+            is not None
+        )
 
     alerts = await coordinator_alerts(user.region, today(), settings.dbs_renewal_years)
     fragment = request.headers.get("hx-request") and not request.headers.get("hx-boosted")
@@ -106,6 +145,7 @@ async def volunteer_home(request: Req) -> Response[Any]:
             CircleMembership.public_id,
             CircleMembership.status,
             CircleMembership.invited_at,
+            CircleMembership.circle.as_alias("circle_id"),
             CircleMembership.circle._.public_id,
             CircleMembership.circle._.code_name,
             CircleMembership.circle._.state,
@@ -120,10 +160,37 @@ async def volunteer_home(request: Req) -> Response[Any]:
         )
         .order_by(CircleMembership.invited_at)
     )
+    circle_ids = [r["circle_id"] for r in rows if r["status"] == MembershipStatus.accepted.value]
+    now = utcnow()
+    upcoming = []
+    owed = []
+    if circle_ids:
+        upcoming = (
+            await Meeting.select(Meeting.public_id, Meeting.starts_at, Meeting.venue, Meeting.circle._.code_name)
+            .where(Meeting.circle.is_in(circle_ids), Meeting.cancelled_at.is_null(), Meeting.ends_at >= now)
+            .order_by(Meeting.starts_at)
+            .limit(5)
+        )
+        owed = (
+            await Meeting.select(Meeting.public_id, Meeting.starts_at, Meeting.ends_at, Meeting.circle._.code_name)
+            .where(
+                Meeting.circle.is_in(circle_ids),
+                Meeting.cancelled_at.is_null(),
+                Meeting.ends_at < now,
+                Meeting.minute_taker.is_in(Volunteer.select(Volunteer.id).where(Volunteer.user == user.id)),
+                Meeting.minutes_status.is_in([MinutesStatus.none.value, MinutesStatus.draft.value]),
+            )
+            .order_by(Meeting.starts_at)
+        )
+    for meeting in owed:
+        meeting["due_at"] = minutes_due_at(meeting)
+        meeting["overdue"] = now > meeting["due_at"]
     return render(
         request,
         "circles/volunteer_home.html",
         {
+            "upcoming": upcoming,
+            "owed": owed,
             "invitations": [r for r in rows if r["status"] == MembershipStatus.invited.value],
             "circles": [r for r in rows if r["status"] == MembershipStatus.accepted.value],
             "states": circle_state_labels(),

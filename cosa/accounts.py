@@ -125,11 +125,15 @@ class AccountController(Controller):
     async def detail(self, request: Req) -> Response[Any]:
         return await self._page(request)
 
-    async def _page(self, request: Req, **context: Any) -> Response[Any]:
+    @staticmethod
+    async def _page(request: Req, **context: Any) -> Response[Any]:
+        from circles.calendar import account_context  # here: circles imports cosa
+
         user = request.scope["user"]
         sessions = await UserSession.count().where(UserSession.user == user.id)
         status = context.pop("status_code", 200)
-        return render(request, "account/detail.html", {"session_count": sessions, **context}, status_code=status)
+        context = {"session_count": sessions, **await account_context(user), **context}
+        return render(request, "account/detail.html", context, status_code=status)
 
     @post("/password", name="account:password")
     async def password(self, request: Req) -> Response[Any]:

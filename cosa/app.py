@@ -41,6 +41,13 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+async def ensure_reference_data() -> None:
+    """Rows every installation needs (idempotent, safe when several processes start at once)."""
+    from circles.indicators import ensure_built_in
+
+    await ensure_built_in()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -49,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await prepare_database()
         await start_pool(settings.database_pool_size)
+        await ensure_reference_data()
         scheduler = start_scheduler(settings) if settings.scheduler_enabled else None
         worker = asyncio.create_task(outbox.run_worker(settings)) if settings.scheduler_enabled else None
         try:

@@ -70,6 +70,8 @@ async def seed_demo(settings: Settings, now: datetime | None = None) -> int:
             users[email] = rows[0]["id"]
         # The programme itself (core members, circles, volunteers) lives with its features.
         from circles.demo import seed_programme
+        from circles.indicators import ensure_built_in
 
+        await ensure_built_in()
         await seed_programme(regions, users, now)
     return len(DEMO_USERS)

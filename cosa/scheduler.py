@@ -23,9 +23,10 @@ class Job:
 
 
 def all_jobs() -> list[Job]:
+    from circles import jobs as circle_jobs
     from cosa import jobs
 
-    return [*jobs.JOBS]
+    return [*jobs.JOBS, *circle_jobs.JOBS]
 
 
 def start_scheduler(settings: Settings) -> AsyncIOScheduler:

@@ -97,6 +97,7 @@ def nav_items(user: Any) -> list[tuple[str, str]]:
         items += [
             ("circles:core_members", i18n.gettext("Core members")),
             ("volunteers:list", i18n.gettext("Volunteers")),
+            ("circles:indicators", i18n.gettext("Check-in indicators")),
         ]
     elif user.role == Role.probation.value:
         items = [("circles:core_members", i18n.gettext("Your caseload"))]

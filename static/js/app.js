@@ -36,4 +36,23 @@
     var form = event.target;
     if (form.hasAttribute('data-confirm') && !window.confirm(form.getAttribute('data-confirm'))) stop(event);
   }, true);
+
+  // (3) Forms marked data-keep-on-error (the check-in): when the request cannot be sent, for example with
+  // no signal, nothing is swapped, so everything typed stays in the page; say so. The form's idempotency
+  // key makes sending it again safe.
+  function offline(event) {
+    var form = event.target.closest && event.target.closest('form[data-keep-on-error]');
+    var message = form && form.querySelector('[data-offline-message]');
+    if (message) {
+      message.hidden = false;
+      if (!message.hasAttribute('tabindex')) message.setAttribute('tabindex', '-1');
+      message.focus();
+    }
+  }
+  document.addEventListener('htmx:sendError', offline);
+  document.addEventListener('htmx:timeout', offline);
+  document.addEventListener('htmx:beforeRequest', function (event) {
+    var message = event.target.querySelector && event.target.querySelector('[data-offline-message]');
+    if (message) message.hidden = true;
+  });
 })();

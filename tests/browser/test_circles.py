@@ -11,7 +11,6 @@ import re
 import uuid
 from datetime import date, timedelta
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import new_page, serious_accessibility_problems, sign_in
@@ -31,9 +30,7 @@ async def still_same_page(page: Page) -> bool:
 
 
 async def scrolls_sideways(page: Page) -> bool:
-    return bool(
-        await page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
-    )
+    return bool(await page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth"))
 
 
 async def test_a_coordinator_records_a_referral_assesses_it_and_opens_a_circle(server, desktop):
@@ -110,13 +107,16 @@ async def test_a_coordinator_records_a_referral_assesses_it_and_opens_a_circle(s
     await connections.get_by_label("Description").fill("A flat on Hartley Road used by the recruiters")
     await connections.get_by_label("Postcode districts (optional)").fill("ng7")
     await connections.get_by_label("An address here is known for cuckooing").check()
+    assert await serious_accessibility_problems(page) == []  # with the form open
     await connections.get_by_role("button", name="Add risk connection").click()
     await expect(page.get_by_text("The risk connection is recorded.")).to_be_visible()
     card = page.locator("#connections li").filter(has_text="Hartley Road")
     await expect(card).to_contain_text("Known for cuckooing")
     await expect(card).to_contain_text("Postcode districts: NG7")
     await expect(
-        page.get_by_role("alert").filter(has_text="Their address is in NG7, a district linked to their risk connections.")
+        page.get_by_role("alert").filter(
+            has_text="Their address is in NG7, a district linked to their risk connections."
+        )
     ).to_contain_text("An address there is known for cuckooing.")
     assert await serious_accessibility_problems(page) == []
 
@@ -155,7 +155,9 @@ async def test_matching_explains_who_is_proposed_and_inviting_happens_in_place(s
     assert await cards.count() >= 1
     first = cards.first
     await expect(first.get_by_text(re.compile(r"Score -?\d+"))).to_be_visible()
-    await expect(first).to_contain_text("Available at the circle's usual time (Monday evening)")
+    await expect(
+        first.get_by_text(re.compile(r"vailable at the circle's usual time \(Monday evening\)"))
+    ).to_be_visible()
     await expect(first.get_by_text(re.compile(r"km from the venue"))).to_be_visible()
 
     not_proposed = page.get_by_role("region", name=re.compile(r"volunteers? not proposed$"))
@@ -234,7 +236,9 @@ async def test_a_volunteer_accepts_an_invitation_on_a_phone_and_sees_only_what_t
     await expect(page.get_by_role("heading", name="Hello, Val Volunteer")).to_be_visible()
     invitations = page.get_by_role("region", name="Invitations")
     await expect(invitations.get_by_role("heading", name="Join Circle Hazel?")).to_be_visible()
-    await expect(page.get_by_role("region", name="Your circles").get_by_role("link", name="Circle Rowan")).to_be_visible()
+    await expect(
+        page.get_by_role("region", name="Your circles").get_by_role("link", name="Circle Rowan")
+    ).to_be_visible()
     assert not await scrolls_sideways(page)
     assert await serious_accessibility_problems(page) == []
 
@@ -242,8 +246,8 @@ async def test_a_volunteer_accepts_an_invitation_on_a_phone_and_sees_only_what_t
     await expect(page.get_by_role("heading", name="Circle Hazel", level=1)).to_be_visible()
     await expect(page.get_by_text("Thank you. You are now part of this circle.")).to_be_visible()
     await expect(page.get_by_role("button", name="Accept")).to_have_count(0)
-    await expect(page.get_by_text("Val Volunteer", exact=False).first).to_be_visible()
     body = page.locator("main")
+    await expect(body.locator("dd").filter(has_text="Beth Collins")).to_contain_text("Val Volunteer")
     await expect(body).to_contain_text("enjoys football")
     # Need to know: no offence details, order conditions, NRM record or risk connections.
     for secret in ("Car wash", "Radford Road", "Sneinton", "recruitment network", "Modern Slavery Act", "NRM"):
@@ -291,33 +295,28 @@ async def test_a_probation_officer_sees_their_caseload_only_and_cannot_edit(serv
     assert phone.problems == []
 
 
-async def welsh_coordinator_page(server, browser):
-    context, watched = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-GB")
-    await sign_in(watched.page, server, "rhys@example.org")
-    return context, watched
-
-
 async def test_a_welsh_coordinator_gets_the_dashboard_in_welsh(server, browser):
-    context, watched = await welsh_coordinator_page(server, browser)
+    # The browser asks for English; Rhys chose Welsh, and his choice wins once he has signed in.
+    context, watched = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = watched.page
-    # Rhys chose Welsh: the page says so, whatever the browser asks for.
+    await sign_in(page, server, "rhys@example.org")
     assert await page.get_attribute("html", "lang") == "cy"
+    # A few key words only: the catalogue is still being completed, so some strings may be English.
+    await expect(page.get_by_role("heading", name="Dangosfwrdd", level=1)).to_be_visible()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
     nav = page.get_by_role("navigation", name="Prif ddewislen")
     await expect(nav.get_by_role("link", name="Hafan")).to_be_visible()
-    await expect(nav.get_by_role("link", name="Eich cyfrif")).to_be_visible()
     await expect(page.get_by_role("button", name="Allgofnodi")).to_be_visible()
-    await expect(page.get_by_role("link", name="Cylch Derwen")).to_be_visible()
+    await expect(page.get_by_role("link", name="Cylch Derwen")).to_be_visible()  # his region's circle
+    await expect(page.get_by_role("link", name="Circle Rowan")).to_have_count(0)  # not his region
     assert await serious_accessibility_problems(page) == []
     assert watched.problems == []
     await context.close()
 
 
-@pytest.mark.xfail(reason="Welsh catalogue incomplete: 'Dashboard' has no translation yet", strict=False)
-async def test_the_welsh_dashboard_heading_is_translated(server, browser):
-    context, watched = await welsh_coordinator_page(server, browser)
-    page = watched.page
-    try:
-        await expect(page.get_by_role("heading", name="Dangosfwrdd", level=1)).to_be_visible(timeout=2000)
-        await expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
-    finally:
-        await context.close()
+async def test_a_core_member_record_in_welsh_fits_a_phone(server, phone):
+    page = phone.page
+    await sign_in(page, server, "rhys@example.org")
+    await page.get_by_role("link", name="Dafydd Evans").click()
+    await expect(page.get_by_role("heading", name="Dafydd Evans", level=1)).to_be_visible()
+    assert not await scrolls_sideways(page)

@@ -73,3 +73,37 @@ async def test_a_volunteers_home_lists_their_circles_and_invitations(client, pro
     await login(client, "alice@example.org")
     page = await client.get("/")
     assert "Your circles" in page.text and "Circle Rowan" in page.text and "Circle Hazel" not in page.text
+
+
+async def test_the_dashboard_flags_quiet_circles_overdue_minutes_and_next_meetings(client, programme):
+    from datetime import timedelta
+
+    from circles.tables import CheckIn, Circle, Meeting
+    from cosa.clock import utcnow
+
+    now = utcnow()
+    await Circle.update({Circle.state: "active"}).where(Circle.id == programme.circle_a.id)
+    await CheckIn(
+        circle=programme.circle_a.id,
+        idempotency_key="d1",
+        happened_at=now - timedelta(days=12),
+        method="phone",
+        created_at=now,
+    ).save()
+    await Meeting(
+        circle=programme.circle_a.id,
+        starts_at=now - timedelta(days=5),
+        ends_at=now - timedelta(days=5) + timedelta(hours=1),
+        minute_taker=programme.alice.id,
+        created_at=now,
+    ).save()
+    await Meeting(
+        circle=programme.circle_a.id,
+        starts_at=now + timedelta(days=3),
+        ends_at=now + timedelta(days=3, hours=1),
+        created_at=now,
+    ).save()
+    await login(client, "cara@example.org")
+    page = await client.get("/")
+    row = page.text.split("Circle Rowan")[1].split("</tr>")[0]
+    assert "12 days ago" in row and "Quiet" in row and "1 minutes overdue" in row and "None scheduled" not in row

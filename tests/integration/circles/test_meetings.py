@@ -19,8 +19,14 @@ def spring_monday() -> date:
 
 
 async def schedule(client, circle, **overrides):
-    data = {"first_on": spring_monday().isoformat(), "at": "18:30", "duration": "90", "frequency": "weekly",
-            "until_on": (spring_monday() + timedelta(weeks=3)).isoformat(), "venue": "Library"}
+    data = {
+        "first_on": spring_monday().isoformat(),
+        "at": "18:30",
+        "duration": "90",
+        "frequency": "weekly",
+        "until_on": (spring_monday() + timedelta(weeks=3)).isoformat(),
+        "venue": "Library",
+    }
     data.update(overrides)
     return await form_post(client, f"/circles/{circle.public_id}/meetings/new", data)
 
@@ -42,7 +48,9 @@ async def test_weekly_meetings_stay_at_local_time_across_the_clock_change(client
 
 async def test_a_meeting_in_the_past_is_refused_and_the_form_kept(client, programme):
     await login(client, "cara@example.org")
-    response = await schedule(client, programme.circle_a, first_on=(TODAY - timedelta(days=1)).isoformat(), venue="Old hall")
+    response = await schedule(
+        client, programme.circle_a, first_on=(TODAY - timedelta(days=1)).isoformat(), venue="Old hall"
+    )
     assert response.status_code == 400
     assert "today or in the future" in response.text and 'value="Old hall"' in response.text
     bad = await schedule(client, programme.circle_a, at="25:99", frequency="daily")
@@ -56,7 +64,9 @@ async def test_clashes_with_a_volunteers_other_circle_are_shown_before_schedulin
 
     await seat(programme.circle_a, programme.charlie)
     starts = datetime.combine(spring_monday(), datetime.min.time(), tzinfo=UTC).replace(hour=18)
-    await Meeting(circle=programme.circle_b.id, starts_at=starts, ends_at=starts + timedelta(hours=1), created_at=utcnow()).save()
+    await Meeting(
+        circle=programme.circle_b.id, starts_at=starts, ends_at=starts + timedelta(hours=1), created_at=utcnow()
+    ).save()
     await login(client, "cara@example.org")
     warned = await schedule(client, programme.circle_a, frequency="once")
     assert warned.status_code == 200 and "Charlie Volunteer has a Circle Hazel meeting then." in warned.text
@@ -69,19 +79,27 @@ async def test_clashes_with_a_volunteers_other_circle_are_shown_before_schedulin
 async def test_one_meeting_or_the_rest_of_the_series_can_be_moved_or_cancelled(client, programme):
     await login(client, "cara@example.org")
     await schedule(client, programme.circle_a)
-    first, second, third, fourth = await meetings_of(programme.circle_a)
-    moved = await form_post(client, f"/meetings/{second['public_id']}/reschedule",
-                            {"day": (spring_monday() + timedelta(days=8)).isoformat(), "time": "19:00", "scope": "one"})
+    first, second, third, _fourth = await meetings_of(programme.circle_a)
+    moved = await form_post(
+        client,
+        f"/meetings/{second['public_id']}/reschedule",
+        {"day": (spring_monday() + timedelta(days=8)).isoformat(), "time": "19:00", "scope": "one"},
+    )
     assert moved.status_code == 303
     rows = await meetings_of(programme.circle_a)
     assert rows[1]["starts_at"].astimezone(UTC).hour == 19 and rows[1]["starts_at"].weekday() == 1  # Tuesday 19:00 GMT
     assert rows[2]["starts_at"] == third["starts_at"]
-    rest = await form_post(client, f"/meetings/{third['public_id']}/reschedule",
-                           {"day": (third["starts_at"].date() + timedelta(days=2)).isoformat(), "time": "17:00", "scope": "rest"})
+    rest = await form_post(
+        client,
+        f"/meetings/{third['public_id']}/reschedule",
+        {"day": (third["starts_at"].date() + timedelta(days=2)).isoformat(), "time": "17:00", "scope": "rest"},
+    )
     assert rest.status_code == 303
     rows = await meetings_of(programme.circle_a)
     assert [r["starts_at"].astimezone(UTC).hour for r in rows[2:]] == [16, 16]  # 17:00 BST
-    cancelled = await form_post(client, f"/meetings/{rows[2]['public_id']}/cancel", {"reason": "Venue closed", "scope": "rest"})
+    cancelled = await form_post(
+        client, f"/meetings/{rows[2]['public_id']}/cancel", {"reason": "Venue closed", "scope": "rest"}
+    )
     assert cancelled.status_code == 303
     rows = await meetings_of(programme.circle_a)
     assert [r["cancelled_at"] is not None for r in rows] == [False, False, True, True]
@@ -93,8 +111,13 @@ async def test_one_meeting_or_the_rest_of_the_series_can_be_moved_or_cancelled(c
 
 async def past_meeting(programme, minute_taker=None):
     starts = utcnow() - timedelta(days=3)
-    meeting = Meeting(circle=programme.circle_a.id, starts_at=starts, ends_at=starts + timedelta(hours=1), created_at=utcnow(),
-                      minute_taker=minute_taker.id if minute_taker else None)
+    meeting = Meeting(
+        circle=programme.circle_a.id,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        created_at=utcnow(),
+        minute_taker=minute_taker.id if minute_taker else None,
+    )
     await meeting.save()
     return meeting
 
@@ -102,7 +125,11 @@ async def past_meeting(programme, minute_taker=None):
 async def test_attendance_is_recorded_for_the_core_member_and_each_volunteer(client, programme):
     meeting = await past_meeting(programme)
     await login(client, "cara@example.org")
-    data = {"core_member": "attended", f"volunteer-{programme.alice.id}": "attended", f"volunteer-{programme.bob.id}": "apologies"}
+    data = {
+        "core_member": "attended",
+        f"volunteer-{programme.alice.id}": "attended",
+        f"volunteer-{programme.bob.id}": "apologies",
+    }
     assert (await form_post(client, f"/meetings/{meeting.public_id}/attendance", data)).status_code == 303
     rows = {r["volunteer"]: r["status"] for r in await Attendance.select().where(Attendance.meeting == meeting.id)}
     assert rows == {None: "attended", programme.alice.id: "attended", programme.bob.id: "apologies"}
@@ -119,7 +146,9 @@ async def test_the_minutes_workflow_and_who_may_read_them(client, make_client, p
 
     bob = await make_client()
     await login(bob, "bob@example.org")
-    assert (await form_post(bob, f"/meetings/{meeting.public_id}/minutes", {"minutes": "Not mine", "action": "submit"})).status_code == 404
+    assert (
+        await form_post(bob, f"/meetings/{meeting.public_id}/minutes", {"minutes": "Not mine", "action": "submit"})
+    ).status_code == 404
 
     alice = await make_client()
     await login(alice, "alice@example.org")
@@ -127,7 +156,9 @@ async def test_the_minutes_workflow_and_who_may_read_them(client, make_client, p
     assert "Your minutes" in page.text
     empty = await form_post(alice, f"/meetings/{meeting.public_id}/minutes", {"minutes": " ", "action": "submit"})
     assert empty.status_code == 400 and "Write the minutes before sending them." in empty.text
-    sent = await form_post(alice, f"/meetings/{meeting.public_id}/minutes", {"minutes": "We talked about work.", "action": "submit"})
+    sent = await form_post(
+        alice, f"/meetings/{meeting.public_id}/minutes", {"minutes": "We talked about work.", "action": "submit"}
+    )
     assert sent.status_code == 303
     await meeting.refresh()
     assert meeting.minutes_status == "submitted"
@@ -138,7 +169,11 @@ async def test_the_minutes_workflow_and_who_may_read_them(client, make_client, p
 
     too_soon = await form_post(client, f"/meetings/{meeting.public_id}/share")
     assert too_soon.status_code == 400 and "Approve the minutes before sharing" in too_soon.text
-    await form_post(client, f"/meetings/{meeting.public_id}/minutes", {"minutes": "We talked about work and housing.", "action": "approve"})
+    await form_post(
+        client,
+        f"/meetings/{meeting.public_id}/minutes",
+        {"minutes": "We talked about work and housing.", "action": "approve"},
+    )
     assert (await form_post(client, f"/meetings/{meeting.public_id}/share")).status_code == 303
     shared = await officer.get(f"/meetings/{meeting.public_id}")
     assert shared.status_code == 200 and "We talked about work and housing." in shared.text

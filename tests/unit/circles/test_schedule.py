@@ -18,19 +18,29 @@ def test_spring_forward_too():
 
 def test_fortnightly_and_once():
     assert occurrence_dates("fortnightly", date(2026, 1, 5), date(2026, 2, 2), date(2027, 1, 1)) == [
-        date(2026, 1, 5), date(2026, 1, 19), date(2026, 2, 2)]
+        date(2026, 1, 5),
+        date(2026, 1, 19),
+        date(2026, 2, 2),
+    ]
     assert occurrence_dates("once", date(2026, 1, 5), None, date(2027, 1, 1)) == [date(2026, 1, 5)]
 
 
 def test_monthly_keeps_the_same_weekday_of_the_month():
     # The second Monday of each month.
     assert occurrence_dates("monthly", date(2026, 1, 12), date(2026, 4, 30), date(2027, 1, 1)) == [
-        date(2026, 1, 12), date(2026, 2, 9), date(2026, 3, 9), date(2026, 4, 13)]
+        date(2026, 1, 12),
+        date(2026, 2, 9),
+        date(2026, 3, 9),
+        date(2026, 4, 13),
+    ]
 
 
 def test_a_fifth_weekday_falls_back_to_the_last_one():
     assert occurrence_dates("monthly", date(2026, 3, 30), date(2026, 5, 31), date(2027, 1, 1)) == [
-        date(2026, 3, 30), date(2026, 4, 27), date(2026, 5, 25)]
+        date(2026, 3, 30),
+        date(2026, 4, 27),
+        date(2026, 5, 25),
+    ]
 
 
 def test_an_open_ended_series_stops_at_the_horizon():
@@ -40,6 +50,10 @@ def test_an_open_ended_series_stops_at_the_horizon():
 
 def test_clashes_are_overlaps_only():
     at = datetime(2026, 5, 4, 17, 30, tzinfo=UTC)
-    booking = Booking("Alice", "Circle Hazel", datetime(2026, 5, 4, 18, 0, tzinfo=UTC), datetime(2026, 5, 4, 19, 0, tzinfo=UTC))
-    later = Booking("Bob", "Circle Oak", datetime(2026, 5, 4, 19, 0, tzinfo=UTC), datetime(2026, 5, 4, 20, 0, tzinfo=UTC))
+    booking = Booking(
+        "Alice", "Circle Hazel", datetime(2026, 5, 4, 18, 0, tzinfo=UTC), datetime(2026, 5, 4, 19, 0, tzinfo=UTC)
+    )
+    later = Booking(
+        "Bob", "Circle Oak", datetime(2026, 5, 4, 19, 0, tzinfo=UTC), datetime(2026, 5, 4, 20, 0, tzinfo=UTC)
+    )
     assert clashes([(at, datetime(2026, 5, 4, 19, 0, tzinfo=UTC))], [booking, later]) == [(at, booking)]
