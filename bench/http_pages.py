@@ -27,6 +27,9 @@ PAGES = [
     ("login page (anonymous)", None, "/login"),
     ("health check", None, "/healthz"),
     ("volunteer home", "volunteer@example.org", "/"),
+    ("check-in form", "volunteer@example.org", "/check-ins/new"),
+    ("coordinator dashboard", "coordinator@example.org", "/"),
+    ("volunteer list", "coordinator@example.org", "/volunteers/"),
     ("admin user list", "admin@example.org", "/admin/users/"),
 ]
 

@@ -14,17 +14,24 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from cosa.settings import Settings
 
 
-class DurableSQLiteEngine(SQLiteEngine):
-    """SQLite with full synchronous commits and a busy timeout on every connection.
+SYNCHRONOUS_FULL = 2
 
-    Piccolo opens a connection per query, and `synchronous` is a per-connection setting, so it is set
-    here rather than once at start (WAL, by contrast, persists in the file and is set in `prepare_database`).
+
+class DurableSQLiteEngine(SQLiteEngine):
+    """SQLite with full synchronous commits on every connection.
+
+    Piccolo opens a connection per query, and `synchronous` is a per-connection setting. Most builds of
+    SQLite already default to FULL; `prepare_database` checks, and only if this build does not is the
+    pragma sent on each new connection (a round trip per query saved otherwise). The busy timeout comes
+    from the `timeout` connect argument. WAL persists in the file and is set once in `prepare_database`.
     """
+
+    force_synchronous_full = True
 
     async def get_connection(self) -> Any:
         connection = await super().get_connection()
-        await connection.execute("PRAGMA synchronous = FULL")
-        await connection.execute("PRAGMA busy_timeout = 15000")
+        if self.force_synchronous_full:
+            await connection.execute("PRAGMA synchronous = FULL")
         return connection
 
 
@@ -52,6 +59,10 @@ async def prepare_database() -> None:
     db = engine()
     if isinstance(db, SQLiteEngine):
         await db.run_ddl("PRAGMA journal_mode = WAL")
+    if isinstance(db, DurableSQLiteEngine):
+        db.force_synchronous_full = False
+        default = (await db.run_ddl("PRAGMA synchronous"))[0]["synchronous"]
+        db.force_synchronous_full = default != SYNCHRONOUS_FULL
 
 
 async def start_pool(size: int) -> None:

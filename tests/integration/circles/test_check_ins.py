@@ -151,3 +151,30 @@ async def test_the_volunteer_home_shows_next_meetings_minutes_owed_and_the_big_b
     page = await client.get("/")
     assert "Log a check-in" in page.text and "Next meetings" in page.text and "Library" in page.text
     assert "Minutes you owe" in page.text and "Overdue" in page.text
+
+
+async def test_the_volunteer_home_and_check_in_post_use_a_fixed_number_of_queries(client, programme, monkeypatch):
+    from datetime import timedelta
+
+    from circles.tables import Meeting
+    from tests.integration.conftest import QueryCounter
+
+    await ensure_built_in()
+    await login(client, "alice@example.org")
+    counter = QueryCounter(monkeypatch)
+
+    async def post_one():
+        data = {"circle": str(programme.circle_a.public_id), "idempotency_key": uuid.uuid4().hex, "happened_at": now_local(),
+                "method": "phone", "notes": "ok"}
+        return await form_post(client, "/check-ins", data)
+
+    home_few = await counter.during(client.get("/"))
+    post_few = await counter.during(post_one())
+    now = utcnow()
+    for i in range(30):
+        await Meeting(circle=programme.circle_a.id, starts_at=now + timedelta(days=i + 1), ends_at=now + timedelta(days=i + 1, hours=1),
+                      created_at=now).save()
+        await CheckIn(circle=programme.circle_a.id, volunteer=programme.alice.id, idempotency_key=f"bulk{i}", happened_at=now,
+                      method="phone", created_at=now).save()
+    assert await counter.during(client.get("/")) == home_few
+    assert await counter.during(post_one()) == post_few
