@@ -13,7 +13,6 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from cosa.settings import Settings
 
-
 SYNCHRONOUS_FULL = 2
 
 

@@ -164,17 +164,32 @@ async def test_the_volunteer_home_and_check_in_post_use_a_fixed_number_of_querie
     counter = QueryCounter(monkeypatch)
 
     async def post_one():
-        data = {"circle": str(programme.circle_a.public_id), "idempotency_key": uuid.uuid4().hex, "happened_at": now_local(),
-                "method": "phone", "notes": "ok"}
+        data = {
+            "circle": str(programme.circle_a.public_id),
+            "idempotency_key": uuid.uuid4().hex,
+            "happened_at": now_local(),
+            "method": "phone",
+            "notes": "ok",
+        }
         return await form_post(client, "/check-ins", data)
 
     home_few = await counter.during(client.get("/"))
     post_few = await counter.during(post_one())
     now = utcnow()
     for i in range(30):
-        await Meeting(circle=programme.circle_a.id, starts_at=now + timedelta(days=i + 1), ends_at=now + timedelta(days=i + 1, hours=1),
-                      created_at=now).save()
-        await CheckIn(circle=programme.circle_a.id, volunteer=programme.alice.id, idempotency_key=f"bulk{i}", happened_at=now,
-                      method="phone", created_at=now).save()
+        await Meeting(
+            circle=programme.circle_a.id,
+            starts_at=now + timedelta(days=i + 1),
+            ends_at=now + timedelta(days=i + 1, hours=1),
+            created_at=now,
+        ).save()
+        await CheckIn(
+            circle=programme.circle_a.id,
+            volunteer=programme.alice.id,
+            idempotency_key=f"bulk{i}",
+            happened_at=now,
+            method="phone",
+            created_at=now,
+        ).save()
     assert await counter.during(client.get("/")) == home_few
     assert await counter.during(post_one()) == post_few
