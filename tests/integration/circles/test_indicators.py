@@ -123,9 +123,6 @@ async def test_indicators_for_a_check_in_take_one_query(built_in, monkeypatch):
 
 
 async def test_labels_go_through_gettext_in_the_readers_language(built_in):
-    # The Welsh catalog does not have the indicator strings yet (they are translated with the next
-    # catalog update). "Isolation" is already there, as a need, so it shows the labels are looked up in
-    # the reader's language; the others fall back to English until their Welsh arrives.
     i18n.set_locale("cy")
     try:
         labels = {i["code"]: i["label"] for i in await indicators_for("survivor")}
@@ -133,7 +130,7 @@ async def test_labels_go_through_gettext_in_the_readers_language(built_in):
     finally:
         i18n.set_locale(i18n.DEFAULT_LOCALE)
     assert labels["isolation"] == "Ynysigrwydd" == stored["isolation"]
-    assert labels["went_missing"] == "Went missing or travelled out of area unexpectedly"
+    assert labels["went_missing"] == "Wedi mynd ar goll neu wedi teithio allan o'r ardal yn annisgwyl"
     english = {i["code"]: i["label"] for i in await indicators_for("survivor")}
     assert english["isolation"] == "Isolation"
 
