@@ -15,10 +15,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from circles import concerns
 from circles.circle_pages import circle_or_404
 from circles.indicators import group_labels, indicators_for, labels_for
-from circles.tables import CheckIn, Circle, CircleMembership, CircleState, ContactMethod, MembershipStatus
-from cosa import audit, i18n
+from circles.tables import CheckIn, Circle, CircleMembership, CircleState, ContactMethod, MembershipStatus, Severity
+from cosa import audit, i18n, outbox
 from cosa.auth import roles
 from cosa.clock import utcnow
 from cosa.db import write_transaction
@@ -82,22 +83,23 @@ def local_now() -> str:
     return utcnow().astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
 
 
-def check_when(result: FormResult, now: datetime) -> datetime | None:
-    raw = result.values.get("happened_at", "").strip()
+def check_when(result: FormResult, now: datetime, name: str = "happened_at", missing: str = "") -> datetime | None:
+    """A local date and time from an <input type="datetime-local">, not in the future nor long ago."""
+    raw = result.values.get(name, "").strip()
     if not raw:
-        result.error("happened_at", i18n.gettext("Enter when you were in touch."))
+        result.error(name, missing or i18n.gettext("Enter when you were in touch."))
         return None
     try:
         local = datetime.fromisoformat(raw)
     except ValueError:
-        result.error("happened_at", i18n.gettext("Enter a date and time, for example 27 3 2026 18:30."))
+        result.error(name, i18n.gettext("Enter a date and time, for example 27 3 2026 18:30."))
         return None
     when = local.replace(tzinfo=LONDON) if local.tzinfo is None else local
     if when > now + timedelta(minutes=5):
-        result.error("happened_at", i18n.gettext("The time cannot be in the future."))
+        result.error(name, i18n.gettext("The time cannot be in the future."))
     elif when < now - timedelta(days=60):
         result.error(
-            "happened_at",
+            name,
             i18n.gettext(
                 "Check-ins can be logged up to 60 days afterwards; tell your coordinator about older contact."
             ),
@@ -182,7 +184,8 @@ class CheckInController(Controller):
         wellbeing = result.values.get("wellbeing", "")
         if wellbeing and wellbeing not in wellbeing_labels():
             result.error("wellbeing", i18n.gettext("Choose one of the options."))
-        allowed = {i["code"] for i in await indicators_for(circle["core_member.cohort"])}
+        indicators = await indicators_for(circle["core_member.cohort"])
+        allowed = {i["code"] for i in indicators}
         if any(code not in allowed for code in ticked):
             result.error("indicators", i18n.gettext("Choose from the indicators shown."))
         if not key:
@@ -205,7 +208,7 @@ class CheckInController(Controller):
                     notes=result.values.get("notes", "").strip(),
                     created_at=now,
                 )
-            ).returning(CheckIn.public_id)
+            ).returning(CheckIn.id, CheckIn.public_id)
             await audit.record(
                 LOGGED,
                 actor=user,
@@ -214,6 +217,35 @@ class CheckInController(Controller):
                 detail={"indicators": len(ticked)},
                 now=now,
             )
+            # Some indicators raise a concern by themselves, in the same transaction as the check-in.
+            raising = [i["code"] for i in indicators if i["raises_concern"] and i["code"] in ticked]
+            concern_id = None
+            if raising:
+                concern_id = await concerns.raise_concern(
+                    request.app.state.settings,
+                    request.app.state.jinja,
+                    by=user,
+                    circle=circle,
+                    severity=Severity.concern.value,
+                    description="",
+                    indicators=raising,
+                    seen_at=when,
+                    now=now,
+                    check_in_id=rows[0]["id"],
+                )
+        outbox.wake()
+        if concern_id is not None:
+            flash(
+                request,
+                "success",
+                i18n.gettext(
+                    "Check-in sent. What you ticked has raised a concern with your coordinator; you can add to it below."
+                ),
+            )
+            target = request.app.route_reverse("circles:concern", public_id=concern_id)
+            if request.headers.get("hx-request"):
+                return Response(content="", status_code=200, headers={"HX-Redirect": target})
+            return Redirect(path=target, status_code=303)
         return self._done(request, circle["public_id"], duplicate=False)
 
     def _done(self, request: Req, circle_id: Any, *, duplicate: bool) -> Response[Any]:

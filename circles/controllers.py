@@ -7,7 +7,9 @@ from typing import Any
 from circles.calendar import CalendarController
 from circles.check_ins import CheckInController
 from circles.circle_pages import CircleController
+from circles.concern_pages import ConcernController
 from circles.core_member_pages import CoreMemberController
+from circles.escalation_pages import EscalationController
 from circles.home import home
 from circles.indicators import IndicatorController
 from circles.matching_pages import MatchingController
@@ -22,4 +24,6 @@ ROUTES: list[Any] = [
     CalendarController,
     IndicatorController,
     CheckInController,
+    ConcernController,
+    EscalationController,
 ]

@@ -11,13 +11,27 @@ from piccolo.query.functions.aggregate import Count, Min
 
 from circles.circle_pages import membership_labels
 from circles.circle_services import circle_state_labels
+from circles.concerns import severity_labels
+from circles.concerns import state_labels as concern_state_labels
 from circles.core_member_pages import today
 from circles.jobs import OPEN_MINUTES, WATCHED_STATES, aware, last_contacts, quiet_period
 from circles.meeting_services import MINUTES_DUE_AFTER, minutes_due_at
-from circles.tables import Circle, CircleMembership, CircleState, Meeting, MembershipStatus, MinutesStatus, NeedChange
+from circles.tables import (
+    Circle,
+    CircleMembership,
+    CircleState,
+    Concern,
+    ConcernState,
+    Escalation,
+    Meeting,
+    MembershipStatus,
+    MinutesStatus,
+    NeedChange,
+)
 from cosa.auth import signed_in
 from cosa.choices import weekday_choices
 from cosa.clock import utcnow
+from cosa.outbox import undelivered_count
 from cosa.tables import Role
 from cosa.users import role_labels
 from cosa.web import render
@@ -129,11 +143,52 @@ async def coordinator_dashboard(request: Req) -> Response[Any]:
         )
 
     alerts = await coordinator_alerts(user.region, today(), settings.dbs_renewal_years)
+    open_concerns = (
+        await Concern.select(
+            Concern.public_id, Concern.severity, Concern.state, Concern.created_at, Concern.circle._.code_name
+        )
+        .where(
+            Concern.circle._.region == user.region,
+            Concern.state.is_in(
+                [ConcernState.raised.value, ConcernState.escalated.value, ConcernState.acknowledged.value]
+            ),
+        )
+        .order_by(Concern.created_at)
+        .limit(50)
+    )
+    waiting = (
+        await Escalation.select(
+            Escalation.created_at,
+            Escalation.severity,
+            Escalation.concern._.public_id,
+            Escalation.concern._.circle._.code_name,
+        )
+        .where(
+            Escalation.concern._.circle._.region == user.region,
+            Escalation.acknowledged_at.is_null(),
+            Escalation.closed_at.is_null(),
+        )
+        .order_by(Escalation.created_at)
+    )
+    for row in waiting:
+        row["minutes"] = int((now - row["created_at"]).total_seconds() // 60)
+    undelivered = await undelivered_count(timedelta(minutes=5), now)
     fragment = request.headers.get("hx-request") and not request.headers.get("hx-boosted")
     return render(
         request,
         "circles/dashboard.html",
-        {"circles": circles, "states": circle_state_labels(), "state": state, "mine": mine, "alerts": alerts},
+        {
+            "circles": circles,
+            "states": circle_state_labels(),
+            "state": state,
+            "mine": mine,
+            "alerts": alerts,
+            "open_concerns": open_concerns,
+            "waiting": waiting,
+            "undelivered": undelivered,
+            "severities": severity_labels(),
+            "concern_states": concern_state_labels(),
+        },
         block="circle_list" if fragment else None,
     )
 

@@ -324,3 +324,78 @@ class CalendarFeed(Table, tablename="circles_calendar_feed"):
     token_hash = Varchar(length=64, unique=True, index=True)
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class Severity(enum.StrEnum):
+    info = "info"  # for the coordinator
+    concern = "concern"  # the coordinator triages and may escalate
+    urgent = "urgent"  # goes to probation at once
+
+
+class ConcernState(enum.StrEnum):
+    raised = "raised"
+    triaged = "triaged"  # the coordinator looked and decided not to escalate (with why)
+    escalated = "escalated"
+    acknowledged = "acknowledged"
+    actioned = "actioned"
+    closed = "closed"
+
+
+class Concern(Table, tablename="circles_concern"):
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    circle = ForeignKey(references=Circle, index=True, on_delete=OnDelete.cascade)
+    raised_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    check_in = ForeignKey(references=CheckIn, null=True, on_delete=OnDelete.set_null)  # raised automatically from it
+    severity = Varchar(length=10, choices=Severity)
+    description = Text(default="")
+    indicators = JSON(default="[]")
+    seen_at = Timestamptz()
+    state = Varchar(length=12, choices=ConcernState, default=ConcernState.raised.value, index=True)
+    state_changed_at = Timestamptz()
+    created_at = Timestamptz(index=True)
+
+
+class ConcernEvent(Table, tablename="circles_concern_event"):
+    """Every step of a concern, with who and when: its timeline."""
+
+    id = Serial(primary_key=True)
+    concern = ForeignKey(references=Concern, index=True, on_delete=OnDelete.cascade)
+    kind = Varchar(length=30)  # raised, added_to, triaged, escalated, notified, acknowledged, actioned, closed
+    to_state = Varchar(length=12, default="")
+    note = Text(default="")  # coordinator's or officer's words; never shown to volunteers for officer steps
+    detail = JSON(default="{}")
+    at = Timestamptz()
+    by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class Escalation(Table, tablename="circles_escalation"):
+    """A concern sent to the core member's probation officer; re-notified up the chain until acknowledged."""
+
+    id = Serial(primary_key=True)
+    public_id = UUID(unique=True, index=True)
+    concern = ForeignKey(references=Concern, unique=True, on_delete=OnDelete.cascade)
+    officer = ForeignKey(references=User, null=True, index=True, on_delete=OnDelete.set_null)
+    severity = Varchar(length=10, choices=Severity)
+    level = Integer(default=0)  # 0 the officer, 1 also the duty inbox, 2 also the programme lead
+    created_at = Timestamptz()
+    next_notice_at = Timestamptz(null=True, default=None, index=True)
+    acknowledged_at = Timestamptz(null=True, default=None)
+    acknowledged_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    action = Varchar(length=30, default="")
+    action_notes = Text(default="")
+    actioned_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class EscalationPolicy(Table, tablename="circles_escalation_policy"):
+    """How long probation has to acknowledge, per severity, and who is told next. Set by an administrator."""
+
+    id = Serial(primary_key=True)
+    severity = Varchar(length=10, choices=Severity, unique=True)
+    acknowledge_within_minutes = Integer()
+    lead_after_minutes = Integer(null=True, default=None)  # after the duty inbox; None: never the lead
+    working_hours_only = Boolean(default=False)
+    action_within_minutes = Integer(default=1440)  # acknowledged but no action recorded: re-notify after this
+    duty_inbox = Varchar(length=254, default="")
+    programme_lead = Varchar(length=254, default="")

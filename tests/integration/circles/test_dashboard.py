@@ -107,3 +107,24 @@ async def test_the_dashboard_flags_quiet_circles_overdue_minutes_and_next_meetin
     page = await client.get("/")
     row = page.text.split("Circle Rowan")[1].split("</tr>")[0]
     assert "12 days ago" in row and "Quiet" in row and "1 minutes overdue" in row and "None scheduled" not in row
+
+
+async def test_the_dashboard_shows_concerns_waiting_escalations_and_undelivered_mail(client, programme, settings):
+    from datetime import timedelta
+
+    from circles import concerns
+    from cosa import outbox
+    from cosa.clock import utcnow
+    from cosa.db import write_transaction
+    from cosa.web import make_environment
+
+    now = utcnow()
+    circle = {"id": programme.circle_a.id, "code_name": "Circle Rowan"}
+    await concerns.raise_concern(settings, make_environment(), by=programme.volunteer_a1, circle=circle, severity="urgent",
+                                 description="x", indicators=[], seen_at=now, now=now - timedelta(minutes=12))
+    async with write_transaction():
+        await outbox.enqueue(settings, recipient="x@example.org", subject="s", body_text="b", kind="t", now=now - timedelta(minutes=6))
+    await login(client, "cara@example.org")
+    page = await client.get("/")
+    assert "Waiting for probation to acknowledge" in page.text and "sent 12 minutes ago" in page.text
+    assert "have not been delivered for more than 5 minutes" in page.text
