@@ -79,3 +79,35 @@ async def test_undelivered_messages_are_counted_for_the_staff_banner(settings):
     await queue(settings, 2, now - timedelta(minutes=10))
     await queue(settings, 1, now)
     assert await outbox.undelivered_count(timedelta(minutes=5), now) == 2
+
+
+async def test_two_workers_at_once_send_each_message_exactly_once(mail_settings, inbox):
+    import asyncio
+
+    await queue(mail_settings, 30)
+    reports = await asyncio.gather(outbox.deliver_due(mail_settings), outbox.deliver_due(mail_settings))
+    assert sum(r.sent for r in reports) == 30
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert len(ids) == 30 and len(set(ids)) == 30
+
+
+async def test_twenty_urgent_concerns_raised_while_the_mail_server_is_down_all_arrive_once(settings, inbox, cast):
+    from circles import concerns
+    from cosa.web import make_environment
+    from tests.integration.circles.conftest import make_circle, make_core_member
+
+    core = await make_core_member(cast.north, cast.probation)
+    circle = await make_circle(core, cast.coordinator)
+    down = dataclasses.replace(settings, smtp_port=free_port())
+    now = utcnow()
+    for i in range(20):
+        await concerns.raise_concern(down, make_environment(), by=cast.volunteer_a1, circle={"id": circle.id, "code_name": circle.code_name},
+                                     severity="urgent", description=f"concern {i}", indicators=[], seen_at=now, now=now)
+    first = [await outbox.deliver_due(down, now) for _ in range(3)]  # a fixed clock delivers one batch a pass
+    assert sum(r.sent for r in first) == 0 and sum(r.retrying for r in first) == 40  # the officer and the coordinator
+    up = dataclasses.replace(settings, smtp_port=inbox.port)
+    later = now + timedelta(minutes=1)
+    assert sum([(await outbox.deliver_due(up, later)).sent for _ in range(3)]) == 40
+    assert (await outbox.deliver_due(up, now + timedelta(minutes=20))).sent == 0
+    assert len(inbox.to("priya@example.org")) == 20
+    assert len({m["Message-ID"] for m in inbox.messages}) == 40
