@@ -35,6 +35,7 @@ class ConcernAction:
     ESCALATED = "concern.escalated"
     NOTIFIED = "escalation.notified"
     ACKNOWLEDGED = "escalation.acknowledged"
+    VIEWED = "escalation.viewed"
     ACTIONED = "escalation.actioned"
     CLOSED = "concern.closed"
 
@@ -230,6 +231,8 @@ async def escalate(
     settings: Settings, jinja: Any, *, by: Any, concern: dict[str, Any], now: datetime, note: str = ""
 ) -> Any:
     """Send a concern to the core member's probation officer (the duty inbox when there is none)."""
+    from circles.escalation_jobs import deadline  # the jobs module imports this one
+
     async with write_transaction():
         circle = (
             await Circle.select(Circle.id, Circle.code_name, Circle.core_member)
@@ -249,7 +252,7 @@ async def escalate(
                 severity=concern["severity"],
                 level=0,
                 created_at=now,
-                next_notice_at=now + policy.acknowledge_within,
+                next_notice_at=deadline(policy, now, policy.acknowledge_within),
             )
         ).returning(Escalation.id, Escalation.public_id)
         escalation = {"id": rows[0]["id"], "public_id": rows[0]["public_id"], "level": 0}
@@ -397,9 +400,20 @@ async def record_action(*, by: Any, escalation: dict[str, Any], action: str, not
     if escalation["closed_at"] is not None:
         raise ConcernRuleBroken(i18n.gettext("This alert is closed."))
     async with write_transaction():
-        await Escalation.update(
-            {Escalation.action: action, Escalation.action_notes: notes.strip(), Escalation.actioned_at: now}
-        ).where(Escalation.id == escalation["id"])
+        # Conditional on the stored state, so an escalation closed meanwhile is not written to.
+        updated = (
+            await Escalation.update(
+                {Escalation.action: action, Escalation.action_notes: notes.strip(), Escalation.actioned_at: now}
+            )
+            .where(
+                Escalation.id == escalation["id"],
+                Escalation.acknowledged_at.is_not_null(),
+                Escalation.closed_at.is_null(),
+            )
+            .returning(Escalation.id)
+        )
+        if not updated:
+            raise ConcernRuleBroken(i18n.gettext("This alert is closed."))
         await _set_state(escalation["concern"], ConcernState.actioned.value, now)
         await event(
             escalation["concern"],

@@ -14,6 +14,7 @@ from circles.home import home
 from circles.indicators import IndicatorController
 from circles.matching_pages import MatchingController
 from circles.meeting_pages import MeetingController
+from circles.policy_pages import EscalationPolicyController
 
 ROUTES: list[Any] = [
     home,
@@ -26,4 +27,5 @@ ROUTES: list[Any] = [
     CheckInController,
     ConcernController,
     EscalationController,
+    EscalationPolicyController,
 ]

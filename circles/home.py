@@ -63,7 +63,7 @@ async def home(request: Req) -> Response[Any]:
     if user.role == Role.volunteer.value:
         return await volunteer_home(request)
     if user.role == Role.probation.value:
-        return Redirect(path=request.app.route_reverse("circles:core_members"), status_code=303)
+        return Redirect(path=request.app.route_reverse("circles:escalations"), status_code=303)
     return render(request, "home.html", {"role_label": role_labels()[user.role]})
 
 
@@ -149,9 +149,7 @@ async def coordinator_dashboard(request: Req) -> Response[Any]:
         )
         .where(
             Concern.circle._.region == user.region,
-            Concern.state.is_in(
-                [ConcernState.raised.value, ConcernState.escalated.value, ConcernState.acknowledged.value]
-            ),
+            Concern.state != ConcernState.closed.value,
         )
         .order_by(Concern.created_at)
         .limit(50)

@@ -100,9 +100,16 @@ def nav_items(user: Any) -> list[tuple[str, str]]:
             ("circles:indicators", i18n.gettext("Check-in indicators")),
         ]
     elif user.role == Role.probation.value:
-        items = [("circles:core_members", i18n.gettext("Your caseload"))]
+        items = [
+            ("circles:escalations", i18n.gettext("Alerts")),
+            ("circles:core_members", i18n.gettext("Your caseload")),
+        ]
     elif user.role == Role.admin.value:
-        items += [("admin:users", i18n.gettext("Users")), ("admin:regions", i18n.gettext("Regions"))]
+        items += [
+            ("admin:users", i18n.gettext("Users")),
+            ("admin:regions", i18n.gettext("Regions")),
+            ("circles:escalation_policy", i18n.gettext("Escalation policy")),
+        ]
     items.append(("account:detail", i18n.gettext("Your account")))
     return items
 

@@ -6,3 +6,4 @@ echo "== key pages (request rate and latency)"
 .venv/bin/python bench/http_pages.py "$@"
 echo "== matching 10,000 volunteers for one circle"
 .venv/bin/python bench/matching.py
+.venv/bin/python bench/escalation_latency.py

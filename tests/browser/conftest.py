@@ -13,10 +13,13 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
@@ -40,18 +43,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Mailbox:
+    """A real SMTP server on loopback, keeping every message the app sends during the browser tests."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+MAILBOX = Mailbox()
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Mailbox:
+    return MAILBOX
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
-    """A fresh database with the demo data, and the app serving it, as `make run` would."""
+    """A fresh database with the demo data, and the app serving it, as `make run` would, with its scheduler
+    and mail worker sending to a real SMTP server on loopback."""
     workdir = Path(tempfile.mkdtemp(prefix="cosa-browser-"))
     port = free_port()
+    MAILBOX.controller.start()
     env = {
         **os.environ,
         "COSA_ENV": "test",
         "COSA_DEMO_DATA": "1",
+        "COSA_SCHEDULER": "1",
         "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}",
         "BASE_URL": f"http://127.0.0.1:{port}",
-        "SMTP_PORT": str(free_port()),
+        "SMTP_PORT": str(MAILBOX.controller.port),
     }
     subprocess.run([sys.executable, "-m", "cosa", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     log = (workdir / "server.log").open("w")
@@ -87,6 +118,7 @@ def server() -> Iterator[str]:
     yield base
     process.terminate()
     process.wait(timeout=10)
+    MAILBOX.controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -271,6 +271,7 @@ async def test_a_volunteer_accepts_an_invitation_on_a_phone_and_sees_only_what_t
 async def test_a_probation_officer_sees_their_caseload_only_and_cannot_edit(server, phone):
     page = phone.page
     await sign_in(page, server, "probation@example.org")
+    await page.goto(f"{server}/core-members")
     await expect(page.get_by_role("heading", name="Your caseload", level=1)).to_be_visible()
     caseload = page.get_by_role("table", name="Core members")
     await expect(caseload.get_by_role("link", name="Daniel Mensah")).to_be_visible()

@@ -28,7 +28,9 @@ async def raise_by_form(client, circle, **fields):
     return await form_post(client, f"/circles/{circle.public_id}/concerns/new", data)
 
 
-async def test_an_urgent_concern_goes_to_the_officer_and_coordinator_at_once(mail_client, mail_settings, inbox, programme):
+async def test_an_urgent_concern_goes_to_the_officer_and_coordinator_at_once(
+    mail_client, mail_settings, inbox, programme
+):
     await login(mail_client, "alice@example.org")
     form = await mail_client.get(f"/circles/{programme.circle_a.public_id}/concerns/new")
     assert "call 999 first" in form.text and 'href="tel:999"' in form.text
@@ -55,7 +57,9 @@ async def test_a_concern_waits_for_the_coordinators_triage(client, make_client, 
     await login(coordinator, "cara@example.org")
     no_reason = await form_post(coordinator, f"/concerns/{concern.public_id}/triage", {"decision": "keep", "note": ""})
     assert no_reason.status_code == 400 and "Say why" in no_reason.text
-    assert (await form_post(coordinator, f"/concerns/{concern.public_id}/triage", {"decision": "escalate"})).status_code == 303
+    assert (
+        await form_post(coordinator, f"/concerns/{concern.public_id}/triage", {"decision": "escalate"})
+    ).status_code == 303
     await concern.refresh()
     assert concern.state == "escalated" and await Escalation.exists()
     again = await form_post(coordinator, f"/concerns/{concern.public_id}/triage", {"decision": "escalate"})
@@ -78,8 +82,17 @@ async def test_the_concern_and_its_outbox_rows_commit_together(settings, program
         from cosa.db import write_transaction
 
         async with write_transaction():
-            await concerns.raise_concern(settings, make_environment(), by=programme.volunteer_a1, circle=circle, severity="urgent",
-                                         description="x", indicators=[], seen_at=utcnow(), now=utcnow())
+            await concerns.raise_concern(
+                settings,
+                make_environment(),
+                by=programme.volunteer_a1,
+                circle=circle,
+                severity="urgent",
+                description="x",
+                indicators=[],
+                seen_at=utcnow(),
+                now=utcnow(),
+            )
             raise RuntimeError("the process died before commit")
     assert await Concern.count() == 0 and await Escalation.count() == 0 and await OutboxMessage.count() == 0
 
@@ -87,8 +100,13 @@ async def test_the_concern_and_its_outbox_rows_commit_together(settings, program
 async def test_a_check_in_indicator_raises_a_concern_the_volunteer_can_add_to(client, programme):
     await ensure_built_in()
     await login(client, "alice@example.org")
-    data = {"circle": str(programme.circle_a.public_id), "idempotency_key": uuid.uuid4().hex, "happened_at": now_local(),
-            "method": "in_person", "indicators": ["went_missing", "unexplained_money"]}
+    data = {
+        "circle": str(programme.circle_a.public_id),
+        "idempotency_key": uuid.uuid4().hex,
+        "happened_at": now_local(),
+        "method": "in_person",
+        "indicators": ["went_missing", "unexplained_money"],
+    }
     response = await form_post(client, "/check-ins", data)
     assert response.status_code == 303 and "/concerns/" in response.headers["location"]
     concern = await Concern.objects().first()

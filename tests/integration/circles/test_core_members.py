@@ -211,7 +211,7 @@ async def test_probation_officers_see_only_their_own_caseload_and_cannot_edit(cl
     assert (await client.get(f"/core-members/{theirs.public_id}")).status_code == 404
     assert (await client.get(f"/core-members/{mine.public_id}/edit")).status_code == 404
     home = await client.get("/", follow_redirects=False)
-    assert home.headers["location"] == "/core-members"
+    assert home.headers["location"] == "/escalations"  # their alerts come first
 
 
 async def test_search_filters_the_list_in_place(client, cast):

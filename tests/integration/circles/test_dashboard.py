@@ -120,10 +120,21 @@ async def test_the_dashboard_shows_concerns_waiting_escalations_and_undelivered_
 
     now = utcnow()
     circle = {"id": programme.circle_a.id, "code_name": "Circle Rowan"}
-    await concerns.raise_concern(settings, make_environment(), by=programme.volunteer_a1, circle=circle, severity="urgent",
-                                 description="x", indicators=[], seen_at=now, now=now - timedelta(minutes=12))
+    await concerns.raise_concern(
+        settings,
+        make_environment(),
+        by=programme.volunteer_a1,
+        circle=circle,
+        severity="urgent",
+        description="x",
+        indicators=[],
+        seen_at=now,
+        now=now - timedelta(minutes=12),
+    )
     async with write_transaction():
-        await outbox.enqueue(settings, recipient="x@example.org", subject="s", body_text="b", kind="t", now=now - timedelta(minutes=6))
+        await outbox.enqueue(
+            settings, recipient="x@example.org", subject="s", body_text="b", kind="t", now=now - timedelta(minutes=6)
+        )
     await login(client, "cara@example.org")
     page = await client.get("/")
     assert "Waiting for probation to acknowledge" in page.text and "sent 12 minutes ago" in page.text

@@ -101,8 +101,17 @@ async def test_twenty_urgent_concerns_raised_while_the_mail_server_is_down_all_a
     down = dataclasses.replace(settings, smtp_port=free_port())
     now = utcnow()
     for i in range(20):
-        await concerns.raise_concern(down, make_environment(), by=cast.volunteer_a1, circle={"id": circle.id, "code_name": circle.code_name},
-                                     severity="urgent", description=f"concern {i}", indicators=[], seen_at=now, now=now)
+        await concerns.raise_concern(
+            down,
+            make_environment(),
+            by=cast.volunteer_a1,
+            circle={"id": circle.id, "code_name": circle.code_name},
+            severity="urgent",
+            description=f"concern {i}",
+            indicators=[],
+            seen_at=now,
+            now=now,
+        )
     first = [await outbox.deliver_due(down, now) for _ in range(3)]  # a fixed clock delivers one batch a pass
     assert sum(r.sent for r in first) == 0 and sum(r.retrying for r in first) == 40  # the officer and the coordinator
     up = dataclasses.replace(settings, smtp_port=inbox.port)
