@@ -27,7 +27,7 @@ import aiosmtplib
 from cosa.clock import utcnow
 from cosa.db import is_postgres, write_transaction
 from cosa.settings import Settings
-from cosa.tables import OutboxMessage, OutboxStatus
+from cosa.tables import OutboxAttempt, OutboxMessage, OutboxStatus
 
 log = logging.getLogger("cosa.outbox")
 CLAIM_FOR = timedelta(minutes=3)
@@ -158,6 +158,7 @@ async def _deliver_one(settings: Settings, row: dict[str, Any], now: datetime | 
             OutboxMessage.claimed_until: None,
         }
     ).where(OutboxMessage.id == row["id"])
+    await OutboxAttempt.insert(OutboxAttempt(message=row["id"], attempted_at=now or utcnow(), outcome="sent"))
     log.info("outbox sent kind=%s attempt=%s", row["kind"], row["attempts"])
     return "sent"
 
@@ -174,6 +175,8 @@ async def _mark_failure(row: dict[str, Any], now: datetime | None, error: Except
             OutboxMessage.last_error: reason,
         }
     ).where(OutboxMessage.id == row["id"])
+    outcome = "failed" if permanent else "retrying"
+    await OutboxAttempt.insert(OutboxAttempt(message=row["id"], attempted_at=at, outcome=outcome, error=reason))
     log.warning(
         "outbox %s kind=%s attempt=%s error=%s",
         "failed" if permanent else "retry",

@@ -2,12 +2,32 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from cosa.tables import AuditEvent, Invitation, LoginThrottle, OnceKey, OutboxMessage, Region, User, UserSession
+from cosa.tables import (
+    AuditEvent,
+    Invitation,
+    LoginThrottle,
+    OnceKey,
+    OutboxAttempt,
+    OutboxMessage,
+    Region,
+    User,
+    UserSession,
+)
 
 APP_CONFIG = AppConfig(
     app_name="cosa",
     migrations_folder_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "piccolo_migrations"),
-    table_classes=[Region, User, UserSession, LoginThrottle, Invitation, AuditEvent, OutboxMessage, OnceKey],
+    table_classes=[
+        Region,
+        User,
+        UserSession,
+        LoginThrottle,
+        Invitation,
+        AuditEvent,
+        OutboxMessage,
+        OutboxAttempt,
+        OnceKey,
+    ],
     migration_dependencies=[],
     commands=[],
 )

@@ -126,6 +126,16 @@ class OutboxMessage(Table, tablename="cosa_outbox_message"):
     last_error = Varchar(length=255, default="")
 
 
+class OutboxAttempt(Table, tablename="cosa_outbox_attempt"):
+    """One delivery attempt of an outbox message and how it ended (no content, no address)."""
+
+    id = Serial(primary_key=True)
+    message = ForeignKey(references=OutboxMessage, index=True, on_delete=OnDelete.cascade)
+    attempted_at = Timestamptz()
+    outcome = Varchar(length=10)  # sent, retrying, failed
+    error = Varchar(length=255, default="")
+
+
 class OnceKey(Table, tablename="cosa_once_key"):
     """Work that must happen once, whatever the number of processes: a reminder, an alert. The unique key,
     inserted in the same transaction as the work, makes a second attempt a no-op."""

@@ -120,3 +120,15 @@ async def test_twenty_urgent_concerns_raised_while_the_mail_server_is_down_all_a
     assert (await outbox.deliver_due(up, now + timedelta(minutes=20))).sent == 0
     assert len(inbox.to("priya@example.org")) == 20
     assert len({m["Message-ID"] for m in inbox.messages}) == 40
+
+
+async def test_every_delivery_attempt_is_recorded(settings, inbox):
+    from cosa.tables import OutboxAttempt
+
+    now = utcnow()
+    await queue(settings, 1, now)
+    await outbox.deliver_due(dataclasses.replace(settings, smtp_port=free_port()), now)
+    await outbox.deliver_due(dataclasses.replace(settings, smtp_port=inbox.port), now + timedelta(minutes=1))
+    attempts = await OutboxAttempt.select(OutboxAttempt.outcome, OutboxAttempt.error).order_by(OutboxAttempt.id)
+    assert [a["outcome"] for a in attempts] == ["retrying", "sent"]
+    assert attempts[0]["error"] and "@" not in attempts[0]["error"]
