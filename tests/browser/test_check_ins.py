@@ -30,15 +30,16 @@ async def test_a_volunteer_logs_a_check_in_even_through_a_dropped_connection(ser
     note = f"Met at the cafe {uuid.uuid4().hex[:6]}"
     await page.get_by_label("Phone call").check()
     await page.get_by_label("Struggling").check()
-    await page.get_by_role("checkbox").nth(0).check()
-    await page.get_by_role("checkbox").nth(1).check()
+    # Two indicators that do not raise a concern by themselves (those that do are tested with concerns).
+    await page.get_by_label("Unexplained money, gifts or new phones").check()
+    await page.get_by_label("Debt or pressure to repay (including debts from prison)").check()
     await page.get_by_label("Notes (optional)").fill(note)
 
     await context.set_offline(True)
     await page.get_by_role("button", name="Send check-in").click()
     await expect(page.get_by_text("Not sent: there is no connection.")).to_be_visible()
     await expect(page.get_by_label("Notes (optional)")).to_have_value(note)
-    await expect(page.get_by_role("checkbox").nth(1)).to_be_checked()
+    await expect(page.get_by_label("Debt or pressure to repay (including debts from prison)")).to_be_checked()
 
     await context.set_offline(False)
     await page.get_by_role("button", name="Send check-in").click()
