@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
@@ -76,14 +79,38 @@ async def close_pool() -> None:
         await db.close_connection_pool()
 
 
+# SQLite lets one writer in at a time. Left to its busy timeout, waiting writers poll with growing sleeps
+# and the unlucky ones time out ("database is locked") under load. Within a process they queue here
+# instead, in order; the busy timeout then only arbitrates between processes.
+_write_locks: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = WeakKeyDictionary()
+_in_write_transaction: ContextVar[bool] = ContextVar("cosa_in_write_transaction", default=False)
+
+
+def _write_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _write_locks.get(loop)
+    if lock is None:
+        lock = _write_locks[loop] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
-    """A transaction that writes. On SQLite it takes the write lock up front (IMMEDIATE), so two writers
-    queue on the busy timeout instead of failing with "database is locked" when a reader upgrades."""
+    """A transaction that writes. On SQLite it takes the write lock up front (IMMEDIATE), after queueing
+    for it in this process, so two writers never fail with "database is locked" when a reader upgrades.
+    Nested calls join the open transaction."""
     db = engine()
-    if isinstance(db, SQLiteEngine):
-        async with db.transaction(transaction_type=TransactionType.immediate):
-            yield
-    else:
+    if not isinstance(db, SQLiteEngine):
         async with db.transaction():
             yield
+        return
+    if _in_write_transaction.get():
+        yield
+        return
+    async with _write_lock():
+        token = _in_write_transaction.set(True)
+        try:
+            async with db.transaction(transaction_type=TransactionType.immediate):
+                yield
+        finally:
+            _in_write_transaction.reset(token)
