@@ -3,10 +3,12 @@
     .venv/bin/python bench/load.py [--users 50] [--seconds 60] [--processes 1] [--database-url URL]
 
 Without --database-url, a SQLite file is generated into a temporary directory with national_data.py
-(about half a minute) and removed afterwards; a URL given must point at a database national_data.py
-filled. The app runs with COSA_ENV=test (no scheduler or outbox worker) under `uvicorn --workers
-PROCESSES`. N virtual users sign in (about one in ten a coordinator, the rest volunteers serving in an
-open circle), then N concurrent loops, one request at a time each with no think time, run the mix:
+(about half a minute) and removed afterwards. A URL given must point at a database national_data.py
+filled; the run adds to it (check-ins, sessions, audit rows), so copy it first to compare runs.
+
+The app runs with COSA_ENV=test (no scheduler or outbox worker) under `uvicorn --workers PROCESSES`.
+N virtual users sign in, 8 at a time (about one in ten a coordinator, the rest volunteers serving in an
+open circle); then N concurrent loops, each one request at a time with no think time, run the mix:
 
 - 70% volunteer home page: GET /
 - 20% check-in: GET /check-ins/new (and the circle's form when the volunteer has two circles), then
@@ -14,10 +16,10 @@ open circle), then N concurrent loops, one request at a time each with no think 
 - 10% coordinator dashboard: GET /
 
 Prints per kind and overall: requests, errors (HTTP status outside 2xx/3xx, an unexpected status, or no
-answer), requests per second, p50/p95/p99 latency; what the server log says ("database is locked",
-also when only its OperationalError at BEGIN is logged; unhandled errors; the app's own timing of each route); and the server's peak RSS (VmHWM
-of the uvicorn process and its children) and CPU time. The load generator shares the machine: its own
-CPU time is printed too.
+answer), requests per second, p50/p95/p99 latency; the server's peak RSS (VmHWM of the uvicorn process
+and its children, during the sign-ins and then during the load) and CPU time; where the machine's CPU
+went (the load generator shares it); and what the server log says: "database is locked" (also when only
+its OperationalError at BEGIN is logged), other unhandled errors, and the app's own timing of each route.
 """
 
 from __future__ import annotations
@@ -255,7 +257,7 @@ async def run_load(
     coordinators: list[httpx.AsyncClient],
     users: int,
     seconds: float,
-    mix: tuple[int, int, int],
+    mix: tuple[int, ...],
 ) -> tuple[Stats, float]:
     stats = Stats()
     deadline = time.perf_counter() + seconds
@@ -354,6 +356,16 @@ async def main() -> None:
         raise SystemExit("--mix takes three weights, and --users must be at least 2")
 
     workdir = Path(tempfile.mkdtemp(prefix="cosa-load-"))
+    try:
+        await run(args, mix, workdir)
+    finally:
+        if args.keep:
+            print(f"\nkept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def run(args: argparse.Namespace, mix: tuple[int, ...], workdir: Path) -> None:
     url = args.database_url or generate(workdir)
     coordinators_wanted = max(1, round(args.users * mix[2] / sum(mix)))
     volunteer_emails, coordinator_emails, password = await pick_users(
@@ -364,7 +376,6 @@ async def main() -> None:
 
     log_path = workdir / "server.log"
     process, base = start_server(url, args.processes, log_path)
-    cpu_before = time.process_time()
     clients: list[httpx.AsyncClient] = []
     try:
         gate = asyncio.Semaphore(8)  # sign-ins hash a password each (argon2): not all at once
@@ -412,10 +423,10 @@ async def main() -> None:
         f"each, then {'during the load alone' if reset else 'since start (could not reset it)'}; CPU is user+system):"
     )
     for pid, command, hwm, cpu in usage:
-        hwm_before, cpu_before = signing_in.get(pid, (0, 0.0))
+        hwm_then, cpu_then = signing_in.get(pid, (0, 0.0))
         print(
-            f"  pid {pid:<8} {command:<16} peak RSS sign-ins {hwm_before / 1024:6.1f} MiB, load {hwm / 1024:6.1f} MiB;"
-            f"  CPU during the load {cpu - cpu_before:5.1f} s"
+            f"  pid {pid:<8} {command:<16} peak RSS sign-ins {hwm_then / 1024:6.1f} MiB, load {hwm / 1024:6.1f} MiB;"
+            f"  CPU during the load {cpu - cpu_then:5.1f} s"
         )
     load_cpu = sum(u[3] for u in usage) - sum(cpu for _, cpu in signing_in.values())
     print(
@@ -430,10 +441,6 @@ async def main() -> None:
         f"that is near 0); 1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     report_server_log(log_path.read_text(errors="replace"))
-    if args.keep:
-        print(f"\nkept {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

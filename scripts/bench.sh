@@ -7,3 +7,5 @@ echo "== key pages (request rate and latency)"
 echo "== matching 10,000 volunteers for one circle"
 .venv/bin/python bench/matching.py
 .venv/bin/python bench/escalation_latency.py
+echo "== national-scale mixed load: 50 users for 60 s against a generated SQLite database (about 2 minutes)"
+.venv/bin/python bench/load.py
