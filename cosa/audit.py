@@ -7,11 +7,15 @@ codes only: never names, free text, passwords or tokens.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cosa.clock import utcnow
+from cosa.db import is_postgres, write_transaction
 from cosa.tables import AuditEvent
 
 log = logging.getLogger("cosa.audit")
@@ -66,16 +70,133 @@ async def record(
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Write one audit row. `actor` is a User row (or None for an anonymous request)."""
-    await AuditEvent.insert(
-        AuditEvent(
-            occurred_at=now or utcnow(),
-            actor=actor.id if actor is not None else None,
-            actor_role=actor.role if actor is not None else "",
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            detail=detail or {},
-        )
+    """Write one audit row, chained to the one before. `actor` is a User row (or None when anonymous).
+
+    Inside the caller's write transaction when there is one. Rows are appended one at a time: on SQLite the
+    write transaction already holds the database's write lock; on PostgreSQL a transaction-scoped advisory
+    lock orders concurrent writers, so two rows never claim the same place in the chain.
+    """
+    row = AuditEvent(
+        occurred_at=now or utcnow(),
+        actor=actor.id if actor is not None else None,
+        actor_role=actor.role if actor is not None else "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        detail=detail or {},
     )
+    async with write_transaction():
+        if is_postgres():
+            await AuditEvent.raw("SELECT pg_advisory_xact_lock({})", CHAIN_LOCK)
+        last = (
+            await AuditEvent.select(AuditEvent.seq, AuditEvent.row_hash)
+            .order_by(AuditEvent.seq, ascending=False)
+            .first()
+        )
+        row.seq = (last["seq"] or 0) + 1 if last else 1
+        row.prev_hash = last["row_hash"] if last else GENESIS
+        row.row_hash = chain_digest(row.prev_hash, _fields(row))
+        await AuditEvent.insert(row)
     log.info("audit %s %s", action, object_type)
+
+
+# --- the hash chain ------------------------------------------------------------------------------------
+
+GENESIS = "0" * 64
+CHAIN_LOCK = 4_242_001  # the PostgreSQL advisory lock key that orders audit writers
+
+# On PostgreSQL and SQLite the database itself refuses to change or remove an audit row (the migration
+# installs these; tests that empty the database between runs drop and re-create the SQLite ones).
+SQLITE_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS cosa_audit_no_update BEFORE UPDATE ON cosa_audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit rows cannot be changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS cosa_audit_no_delete BEFORE DELETE ON cosa_audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit rows cannot be removed'); END",
+)
+POSTGRES_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION cosa_audit_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit rows cannot be changed or removed'; END $$",
+    "DROP TRIGGER IF EXISTS cosa_audit_immutable ON cosa_audit_event",
+    "CREATE TRIGGER cosa_audit_immutable BEFORE UPDATE OR DELETE ON cosa_audit_event "
+    "FOR EACH ROW EXECUTE FUNCTION cosa_audit_immutable()",
+)
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fields(row: Any) -> list[Any]:
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    detail = get("detail")
+    if isinstance(detail, str):
+        detail = json.loads(detail or "{}")
+    actor = get("actor")
+    return [
+        get("seq"),
+        _timestamp(get("occurred_at")),
+        actor if actor is None or isinstance(actor, int) else int(actor),
+        get("actor_role") or "",
+        get("action"),
+        get("object_type") or "",
+        get("object_id") or "",
+        detail or {},
+    ]
+
+
+def chain_digest(prev_hash: str, fields: list[Any]) -> str:
+    """The hash of one row: SHA-256 over the previous row's hash and the row's fields as canonical JSON."""
+    payload = json.dumps([prev_hash, *fields], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def row_digest(prev_hash: str, row: dict[str, Any]) -> str:
+    return chain_digest(prev_hash, _fields(row))
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    rows: int
+    broken_seq: int | None = None  # the first row whose place in the chain does not check out
+    broken_id: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None and not self.reason
+
+
+async def verify_chain(batch: int = 5000) -> ChainReport:
+    """Walk the whole chain in order and name the first row that does not check out."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    after = 0
+    while True:
+        rows = (
+            await AuditEvent.select()
+            .where(AuditEvent.seq > after)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+            .output(load_json=True)
+        )
+        for row in rows:
+            problem = ""
+            if row["seq"] != expected_seq:
+                problem = f"row {expected_seq} is missing (the next row is {row['seq']})"
+            elif row["prev_hash"] != expected_prev:
+                problem = "its link to the row before does not match"
+            elif row["row_hash"] != row_digest(row["prev_hash"], row):
+                problem = "its content does not match its hash"
+            if problem:
+                return ChainReport(checked, broken_seq=row["seq"], broken_id=row["id"], reason=problem)
+            checked += 1
+            expected_prev = row["row_hash"]
+            expected_seq += 1
+        if len(rows) < batch:
+            break
+        after = rows[-1]["seq"]
+    unchained = await AuditEvent.count().where(AuditEvent.seq.is_null())
+    if unchained:
+        return ChainReport(checked, reason=f"{unchained} rows are outside the chain")
+    return ChainReport(checked)

@@ -64,6 +64,24 @@ async def _create_admin(email: str, name: str) -> str:
     return f"{settings.base_url}/invitation/{token}"
 
 
+async def _verify_audit() -> int:
+    from cosa.audit import verify_chain
+
+    report = await verify_chain()
+    if report.ok:
+        print(f"The audit trail is intact: {report.rows} rows, each linked to the one before.")
+        return 0
+    if report.broken_seq is None:
+        print(f"The audit trail is broken: {report.reason}.", file=sys.stderr)
+    else:
+        print(
+            f"The audit trail is broken at row {report.broken_seq} (id {report.broken_id}): {report.reason}. "
+            f"The {report.rows} rows before it check out.",
+            file=sys.stderr,
+        )
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cosa", description="CoSA Circles")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin = commands.add_parser("create-admin", help="create the first administrator and print a one-time link")
     admin.add_argument("email")
     admin.add_argument("name")
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the whole hash chain and name the first broken row")
     args = parser.parse_args(argv)
 
     try:
@@ -83,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "migrate":
         _migrate()
+    elif args.command == "audit":
+        return asyncio.run(_verify_audit())
     elif args.command == "seed-demo":
         _migrate()
         print(

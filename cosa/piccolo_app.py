@@ -9,7 +9,9 @@ from cosa.tables import (
     OnceKey,
     OutboxAttempt,
     OutboxMessage,
+    RecoveryCode,
     Region,
+    RetentionSetting,
     User,
     UserSession,
 )
@@ -27,6 +29,8 @@ APP_CONFIG = AppConfig(
         OutboxMessage,
         OutboxAttempt,
         OnceKey,
+        RecoveryCode,
+        RetentionSetting,
     ],
     migration_dependencies=[],
     commands=[],

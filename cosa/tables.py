@@ -7,6 +7,7 @@ import enum
 from piccolo.columns import (
     JSONB,
     UUID,
+    BigInt,
     Boolean,
     ForeignKey,
     Integer,
@@ -51,6 +52,10 @@ class User(Table, tablename="cosa_user"):
     activated_at = Timestamptz(null=True, default=None)
     deactivated_at = Timestamptz(null=True, default=None)
     password_changed_at = Timestamptz(null=True, default=None)
+    # Second factor (TOTP): the secret is encrypted with a key derived from SECRET_KEY (cosa/second_factor.py).
+    totp_secret = Varchar(length=255, default="")
+    totp_enabled_at = Timestamptz(null=True, default=None)
+    totp_last_step = BigInt(null=True, default=None)  # the last 30-second step used: a code works once
 
 
 class UserSession(Table, tablename="cosa_session"):
@@ -62,6 +67,18 @@ class UserSession(Table, tablename="cosa_session"):
     created_at = Timestamptz()
     last_seen_at = Timestamptz()
     expires_at = Timestamptz()
+    # True between a correct password and a correct second factor: such a session reaches no data route.
+    pending_second_factor = Boolean(default=False)
+
+
+class RecoveryCode(Table, tablename="cosa_recovery_code"):
+    """One-time recovery codes for the second factor, shown once and stored as SHA-256 hashes."""
+
+    id = Serial(primary_key=True)
+    user = ForeignKey(references=User, index=True, on_delete=OnDelete.cascade)
+    code_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
 
 
 class LoginThrottle(Table, tablename="cosa_login_throttle"):
@@ -98,6 +115,11 @@ class AuditEvent(Table, tablename="cosa_audit_event"):
     object_type = Varchar(length=40, default="")
     object_id = Varchar(length=64, default="", index=True)
     detail = JSONB(default="{}")
+    # The hash chain (cosa/audit.py): rows are numbered 1, 2, 3...; each hash covers the row and the hash of
+    # the row before, so a changed, removed or inserted row breaks the chain from there on.
+    seq = BigInt(null=True, default=None)  # unique: the index is made by a migration (SQLite cannot add it)
+    prev_hash = Varchar(length=64, default="")
+    row_hash = Varchar(length=64, default="")
 
 
 class OutboxStatus(enum.StrEnum):
@@ -143,3 +165,13 @@ class OnceKey(Table, tablename="cosa_once_key"):
     id = Serial(primary_key=True)
     key = Varchar(length=200, unique=True)
     created_at = Timestamptz()
+
+
+class RetentionSetting(Table, tablename="cosa_retention_setting"):
+    """How long one kind of personal data is kept (cosa/retention.py names the kinds and their minimums)."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=60, unique=True)
+    days = Integer()
+    updated_at = Timestamptz()
+    updated_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
