@@ -127,7 +127,9 @@ def _timestamp(value: datetime) -> str:
 
 
 def _fields(row: Any) -> list[Any]:
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    def get(name: str) -> Any:
+        return row[name] if isinstance(row, dict) else getattr(row, name)
+
     detail = get("detail")
     if isinstance(detail, str):
         detail = json.loads(detail or "{}")
