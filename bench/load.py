@@ -193,13 +193,11 @@ async def pick_users(url: str, volunteers: int, coordinators: int) -> tuple[list
 
 
 async def sign_in(base: str, email: str, password: str) -> httpx.AsyncClient:
+    import national_data
+    import signin
+
     client = httpx.AsyncClient(base_url=base, timeout=120, follow_redirects=False)
-    await client.get("/login")
-    response = await client.post(
-        "/login", data={"email": email, "password": password, "_csrf_token": client.cookies["csrftoken"]}
-    )
-    if response.status_code != 303:
-        raise SystemExit(f"could not sign in as {email}: HTTP {response.status_code}")
+    await signin.sign_in(client, email, password, national_data.TOTP_SECRET)
     return client
 
 

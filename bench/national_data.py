@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PASSWORD = "national-bench-password"
+TOTP_SECRET = "BENCHBENCHBENCHBENCHBENCHBENCH22"  # every staff account's authenticator key (benchmarks only)
 ADMIN_EMAIL = "admin@national.example"
 BATCH = 400  # rows per INSERT statement
 BATCHES_PER_TRANSACTION = 25
@@ -319,6 +320,7 @@ async def generate(seed: int, now: datetime) -> dict[str, Any]:
         OuterCircleMember,
         RiskConnection,
     )
+    from cosa import second_factor
     from cosa.auth import hash_password
     from cosa.db import prepare_database
     from cosa.i18n import LONDON
@@ -335,6 +337,7 @@ async def generate(seed: int, now: datetime) -> dict[str, Any]:
     rng = Random(seed)
     today = now.astimezone(LONDON).date()
     password_hash = await hash_password(get_settings(), PASSWORD)
+    sealed_totp = second_factor.seal(get_settings(), TOTP_SECRET)
     await ensure_built_in()
     indicator_codes: dict[str, list[str]] = {}
     for row in await Indicator.select(Indicator.code, Indicator.group).where(Indicator.active.eq(True)):
@@ -360,6 +363,8 @@ async def generate(seed: int, now: datetime) -> dict[str, Any]:
             created_at=now - timedelta(days=400),
             activated_at=now - timedelta(days=399),
             password_changed_at=now - timedelta(days=399),
+            totp_secret=sealed_totp if role != "volunteer" else "",
+            totp_enabled_at=now - timedelta(days=399) if role != "volunteer" else None,
         )
 
     staff.append(account(ADMIN_EMAIL, "admin", None, "Ada Admin"))

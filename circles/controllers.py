@@ -15,6 +15,8 @@ from circles.indicators import IndicatorController
 from circles.matching_pages import MatchingController
 from circles.meeting_pages import MeetingController
 from circles.policy_pages import EscalationPolicyController
+from circles.retention import RetentionController
+from circles.subject_access import CoreMemberExportController
 
 ROUTES: list[Any] = [
     home,
@@ -28,4 +30,6 @@ ROUTES: list[Any] = [
     ConcernController,
     EscalationController,
     EscalationPolicyController,
+    CoreMemberExportController,
+    RetentionController,
 ]

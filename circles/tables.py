@@ -65,6 +65,8 @@ class CoreMember(Table, tablename="circles_core_member"):
     public_order_disqualification = Boolean(default=False)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # When retention removed the personal data (circles/retention.py); the row stays so figures still add up.
+    anonymised_at = Timestamptz(null=True, default=None)
 
 
 class NeedArea(enum.StrEnum):
@@ -161,6 +163,7 @@ class Circle(Table, tablename="circles_circle"):
     covenant_signed_on = Date(null=True, default=None)
     termination_reason = Text(default="")
     created_at = Timestamptz()
+    anonymised_at = Timestamptz(null=True, default=None)  # retention cleared its free text (circles/retention.py)
 
 
 class CircleTransition(Table, tablename="circles_transition"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from cosa import audit, i18n
+from cosa import audit, i18n, second_factor
 from cosa.audit import Action
 from cosa.auth import (
     LANGUAGE_COOKIE,
@@ -89,13 +90,34 @@ class AuthController(Controller):
             message = i18n.gettext("The email address or password is not right. Check them and try again.")
             return render(request, "auth/login.html", {**context, "form_error": message}, status_code=400)
 
-        await clear_account_failures(settings, email)
         old_token = request.cookies.get(session_cookie_name(settings), "")
+        needs_second_factor = second_factor.required_for(user)
         async with write_transaction():
             if old_token:  # never carry a session across a sign-in: the id always changes
                 await UserSession.delete().where(UserSession.token_hash == token_hash(old_token))
-            token = await start_session(settings, user.id, now)
-            await audit.record(Action.LOGIN, actor=user, object_type="user", object_id=user.public_id, now=now)
+            token = await start_session(settings, user.id, now, pending_second_factor=needs_second_factor)
+            if needs_second_factor:
+                await audit.record(
+                    Action.LOGIN_PASSWORD_ACCEPTED, actor=user, object_type="user", object_id=user.public_id, now=now
+                )
+            else:
+                await clear_account_failures(settings, email)
+                await audit.record(
+                    Action.LOGIN,
+                    actor=user,
+                    object_type="user",
+                    object_id=user.public_id,
+                    detail={"second_factor": "none"},
+                    now=now,
+                )
+        if needs_second_factor:
+            # The failure counter is cleared only when the second factor is right too.
+            target = request.app.route_reverse("auth:second_factor")
+            response = Redirect(
+                path=target + (f"?next={quote(next_url, safe='')}" if next_url else ""), status_code=303
+            )
+            response.set_cookie(session_cookie(settings, token))
+            return response
         response = Redirect(path=next_url or "/", status_code=303)
         response.set_cookie(session_cookie(settings, token))
         if user.locale:
@@ -132,7 +154,17 @@ class AccountController(Controller):
         user = request.scope["user"]
         sessions = await UserSession.count().where(UserSession.user == user.id)
         status = context.pop("status_code", 200)
-        context = {"session_count": sessions, **await account_context(user), **context}
+        fresh = await User.select(User.totp_enabled_at).where(User.id == user.id).first()
+        enrolled = bool(fresh and fresh["totp_enabled_at"])
+        context = {
+            "session_count": sessions,
+            "second_factor_on": enrolled,
+            "second_factor_required": second_factor.required_for(user) and user.role != "volunteer",
+            "recovery_codes_left": await second_factor.recovery_codes_left(user.id) if enrolled else 0,
+            "second_factor_errors": {},
+            **await account_context(user),
+            **context,
+        }
         return render(request, "account/detail.html", context, status_code=status)
 
     @post("/password", name="account:password")

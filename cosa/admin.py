@@ -10,8 +10,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 from piccolo.query.functions.aggregate import Count
 
-from cosa import audit, i18n
-from cosa.auth import admin_only, found_or_deny
+from cosa import audit, i18n, second_factor
+from cosa.auth import admin_only, end_all_sessions, found_or_deny
 from cosa.clock import utcnow
 from cosa.db import write_transaction
 from cosa.forms import FormResult, check_choice, check_email, check_text, read_form
@@ -150,6 +150,7 @@ class UserAdminController(Controller):
             "roles": role_labels(),
             "statuses": status_labels(),
             "is_self": user["id"] == request.scope["user"].id,
+            "second_factor_on": bool(user["totp_enabled_at"]),
             **extra,
         }
 
@@ -187,6 +188,33 @@ class UserAdminController(Controller):
             )
         await set_active(by=request.scope["user"], user=user, active=False, now=utcnow())
         flash(request, "success", i18n.gettext("The account is deactivated and signed out everywhere."))
+        return Redirect(path=request.app.route_reverse("admin:user", public_id=public_id), status_code=303)
+
+    @post("/{public_id:uuid}/second-factor/reset", name="admin:second_factor_reset")
+    async def reset_second_factor(self, request: Req, public_id: FromPath[UUID]) -> Response[Any]:
+        """For a lost phone: remove the user's second factor and recovery codes and end their sessions.
+        Staff set up a new one at their next sign-in; volunteers sign in with their password until they do."""
+        user = await self._user(request, public_id)
+        if user["id"] == request.scope["user"].id:
+            message = i18n.gettext("You cannot reset your own two-step verification. Ask another administrator.")
+            context = await self._context(request, user, form_error=message)
+            return render(request, "admin/user.html", context, status_code=400)
+        async with write_transaction():
+            await second_factor.clear(user["id"])
+            await end_all_sessions(user["id"])
+            await audit.record(
+                audit.Action.SECOND_FACTOR_RESET,
+                actor=request.scope["user"],
+                object_type="user",
+                object_id=user["public_id"],
+            )
+        flash(
+            request,
+            "success",
+            i18n.gettext(
+                "Two-step verification is reset and they are signed out. They set it up again when they next sign in."
+            ),
+        )
         return Redirect(path=request.app.route_reverse("admin:user", public_id=public_id), status_code=303)
 
     @post("/{public_id:uuid}/reactivate", name="admin:reactivate")

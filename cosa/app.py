@@ -19,9 +19,10 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 
 from circles import controllers as circle_controllers
-from cosa import outbox
+from cosa import outbox, second_factor_pages
 from cosa.accounts import AccountController, AuthController, InvitationController, switch_language
 from cosa.admin import RegionAdminController, UserAdminController
+from cosa.audit_pages import AuditController
 from cosa.auth import SignInRequired, public, session_middleware
 from cosa.controllers import dev_mail, dev_mail_message, healthz
 from cosa.db import close_pool, prepare_database, start_pool
@@ -76,8 +77,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AuthController,
         AccountController,
         InvitationController,
+        *second_factor_pages.ROUTES,
         UserAdminController,
         RegionAdminController,
+        AuditController,
         *circle_controllers.ROUTES,
         *volunteer_controllers.ROUTES,
         create_static_files_router(

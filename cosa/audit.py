@@ -24,6 +24,12 @@ log = logging.getLogger("cosa.audit")
 class Action:
     LOGIN = "auth.login"
     LOGIN_FAILED = "auth.login_failed"
+    LOGIN_PASSWORD_ACCEPTED = "auth.password_accepted"
+    SECOND_FACTOR_ENABLED = "auth.second_factor_enabled"
+    SECOND_FACTOR_RESET = "auth.second_factor_reset"
+    SECOND_FACTOR_TURNED_OFF = "auth.second_factor_turned_off"
+    RECOVERY_CODE_USED = "auth.recovery_code_used"
+    RECOVERY_CODES_REPLACED = "auth.recovery_codes_replaced"
     LOGIN_THROTTLED = "auth.login_throttled"
     LOGOUT = "auth.logout"
     SIGN_OUT_EVERYWHERE = "auth.sign_out_everywhere"
@@ -59,6 +65,11 @@ class Action:
     INVITATION_DECLINED = "circle.invitation_declined"
     VOLUNTEER_LEFT_CIRCLE = "circle.volunteer_left"
     REGION_RENAMED = "region.renamed"
+    AUDIT_VIEWED = "audit.viewed"
+    CORE_MEMBER_EXPORTED = "core_member.exported"
+    VOLUNTEER_EXPORTED = "volunteer.exported"
+    RETENTION_CHANGED = "retention.changed"
+    RETENTION_RUN = "retention.run"
 
 
 async def record(
@@ -76,20 +87,26 @@ async def record(
     write transaction already holds the database's write lock; on PostgreSQL a transaction-scoped advisory
     lock orders concurrent writers, so two rows never claim the same place in the chain.
     """
+    occurred_at = now or utcnow()
+    if occurred_at.tzinfo is None:  # a naive time would be hashed as local time but stored as UTC
+        occurred_at = occurred_at.replace(tzinfo=UTC)
     row = AuditEvent(
-        occurred_at=now or utcnow(),
+        occurred_at=occurred_at,
         actor=actor.id if actor is not None else None,
         actor_role=actor.role if actor is not None else "",
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        detail=detail or {},
+        # Stored as it will read back: the chain's hash is computed over JSON, and an identifier that is not
+        # plain JSON (a UUID, a date) would otherwise be hashed one way and stored another, or fail to hash.
+        detail=json.loads(json.dumps(detail or {}, default=str)),
     )
     async with write_transaction():
         if is_postgres():
             await AuditEvent.raw("SELECT pg_advisory_xact_lock({})", CHAIN_LOCK)
         last = (
             await AuditEvent.select(AuditEvent.seq, AuditEvent.row_hash)
+            .where(AuditEvent.seq.is_not_null())  # PostgreSQL sorts NULLs first when descending
             .order_by(AuditEvent.seq, ascending=False)
             .first()
         )

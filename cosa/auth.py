@@ -35,6 +35,7 @@ PASSWORD_MAX_LENGTH = 128
 LANGUAGE_COOKIE = "cosa_lang"
 RowT = TypeVar("RowT")
 TOUCH_INTERVAL = timedelta(seconds=60)
+PENDING_LIFETIME = timedelta(minutes=10)
 
 
 # --- passwords ---------------------------------------------------------------------------------------
@@ -186,15 +187,19 @@ def idle_timeout(settings: Settings, role: str) -> timedelta:
     return timedelta(minutes=settings.session_idle_minutes_staff)
 
 
-async def start_session(settings: Settings, user_id: int, now: datetime) -> str:
+async def start_session(settings: Settings, user_id: int, now: datetime, *, pending_second_factor: bool = False) -> str:
+    """A new session under a new random id. A pending session (password right, second factor not yet
+    given) reaches only the second-factor pages and lasts a few minutes."""
     token = new_token()
+    lifetime = PENDING_LIFETIME if pending_second_factor else timedelta(hours=settings.session_absolute_hours)
     await UserSession.insert(
         UserSession(
             token_hash=token_hash(token),
             user=user_id,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + timedelta(hours=settings.session_absolute_hours),
+            expires_at=now + lifetime,
+            pending_second_factor=pending_second_factor,
         )
     )
     return token
@@ -263,6 +268,10 @@ async def load_request_user(connection: ASGIConnection[Any, Any, Any, Any]) -> A
     settings: Settings = connection.app.state.settings
     token = connection.cookies.get(session_cookie_name(settings), "")
     user, session, expired = await resolve_session(settings, token, utcnow())
+    if session is not None and session["pending_second_factor"]:
+        # Password given, second factor not yet: signed in to nothing but the second-factor pages.
+        scope["pending_user"] = user
+        user = None
     scope["user"] = user
     scope["auth"] = session
     scope.setdefault("state", {})["session_expired"] = expired
@@ -307,6 +316,13 @@ async def public(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHan
 @_rule("any signed-in user")
 async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if await load_request_user(connection) is None:
+        raise SignInRequired
+
+
+@_rule("a session waiting for its second factor")
+async def second_factor_pending(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    await load_request_user(connection)
+    if connection.scope.get("pending_user") is None:
         raise SignInRequired
 
 

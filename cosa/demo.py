@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cosa import second_factor
 from cosa.auth import hash_password
 from cosa.clock import utcnow
 from cosa.db import write_transaction
 from cosa.settings import Settings, SettingsError
-from cosa.tables import Region, User
+from cosa.tables import STAFF_ROLES, Region, Role, User
 
 DEMO_PASSWORD = "circles-demo-password"  # noqa: S105 - demo only, refused in production
+# Staff use a second factor. The demo staff share this authenticator key (add it to any authenticator app,
+# or run `python -m cosa demo-code`); Tom Price has none yet, to show setting one up. Demo only.
+DEMO_TOTP_SECRET = "COSADEMOCOSADEMOCOSADEMOCOSADEMO"  # noqa: S105
+DEMO_WITHOUT_SECOND_FACTOR = {"tom.price@example.org"}
 
 REGIONS = ("East Midlands", "Wales", "North West")
 
@@ -26,6 +31,10 @@ DEMO_USERS = [
     ("sam@example.org", "Sam Okafor", "volunteer", "en_GB", False, True, "East Midlands"),
     ("former@example.org", "Frankie Former", "volunteer", "en_GB", True, False, "East Midlands"),
 ]
+
+
+def with_second_factor(email: str, role: str) -> bool:
+    return Role(role) in STAFF_ROLES and email not in DEMO_WITHOUT_SECOND_FACTOR
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
@@ -45,6 +54,7 @@ async def seed_demo(settings: Settings, now: datetime | None = None) -> int:
         raise SettingsError("Demo data is switched off here (COSA_DEMO_DATA), and is never loaded in production.")
     now = now or utcnow()
     password_hash = await hash_password(settings, DEMO_PASSWORD)
+    sealed_secret = second_factor.seal(settings, DEMO_TOTP_SECRET)
     async with write_transaction():
         regions = {}
         for name in REGIONS:
@@ -65,6 +75,8 @@ async def seed_demo(settings: Settings, now: datetime | None = None) -> int:
                     password_changed_at=now if has_password else None,
                     deactivated_at=None if active else now,
                     region=regions.get(region),
+                    totp_secret=sealed_secret if with_second_factor(email, role) else "",
+                    totp_enabled_at=now if with_second_factor(email, role) else None,
                 )
             ).returning(User.id)
             users[email] = rows[0]["id"]

@@ -23,11 +23,11 @@ class Job:
 
 
 def all_jobs() -> list[Job]:
-    from circles import escalation_jobs
+    from circles import escalation_jobs, retention
     from circles import jobs as circle_jobs
     from cosa import jobs
 
-    return [*jobs.JOBS, *circle_jobs.JOBS, *escalation_jobs.JOBS]
+    return [*jobs.JOBS, *circle_jobs.JOBS, *escalation_jobs.JOBS, *retention.JOBS]
 
 
 def start_scheduler(settings: Settings) -> AsyncIOScheduler:

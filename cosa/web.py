@@ -34,6 +34,7 @@ log = logging.getLogger("cosa.web")
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 FLASH_COOKIE = "cosa_flash"
+MAX_NEXT_LENGTH = 2048  # characters of the percent-encoded page address kept for after sign-in
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -108,7 +109,9 @@ def nav_items(user: Any) -> list[tuple[str, str]]:
         items += [
             ("admin:users", i18n.gettext("Users")),
             ("admin:regions", i18n.gettext("Regions")),
+            ("admin:audit", i18n.gettext("Audit trail")),
             ("circles:escalation_policy", i18n.gettext("Escalation policy")),
+            ("admin:retention", i18n.gettext("Data retention")),
         ]
     items.append(("account:detail", i18n.gettext("Your account")))
     return items
@@ -319,9 +322,13 @@ async def _sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
             request, "info", i18n.gettext("You were signed out after a period without activity. Please sign in again.")
         )
     login = request.app.route_reverse("auth:login")
+    if request.scope.get("pending_user") is not None:
+        login = request.app.route_reverse("auth:second_factor")
     if request.method == "GET":
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        login += "?next=" + quote(target, safe="")
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+        # An address too long for a Location header (proxies and browsers refuse those) is not carried over.
+        if len(target) <= MAX_NEXT_LENGTH:
+            login += "?next=" + target
     if request.headers.get("hx-request"):
         return Response(content="", status_code=401, headers={"HX-Redirect": login})
     return Redirect(path=login, status_code=303)

@@ -37,6 +37,7 @@ from volunteers.forms import (
     vetting_values,
 )
 from volunteers.rules import TRANSITIONS, missing_for_active
+from volunteers.subject_access import VolunteerExportController
 from volunteers.tables import VolunteerStatus
 
 Req = Request[Any, Any, Any]
@@ -381,4 +382,4 @@ async def _detail_page(
     return render(request, "volunteers/detail.html", context, status_code=status_code, block=block)
 
 
-ROUTES: list[Any] = [VolunteerController]
+ROUTES: list[Any] = [VolunteerController, VolunteerExportController]

@@ -58,6 +58,8 @@ class Volunteer(Table, tablename="volunteers_volunteer"):
     training_msht_on = Date(null=True, default=None)
     training_trauma_on = Date(null=True, default=None)
     created_at = Timestamptz()
+    # When retention removed the personal data of a rejected application (circles/retention.py).
+    anonymised_at = Timestamptz(null=True, default=None)
 
 
 class VolunteerStatusChange(Table, tablename="volunteers_status_change"):

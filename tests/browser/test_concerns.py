@@ -8,7 +8,7 @@ import uuid
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import DEMO_PASSWORD, new_page, serious_accessibility_problems, sign_in
+from tests.browser.conftest import DEMO_PASSWORD, give_code, new_page, serious_accessibility_problems, sign_in
 
 
 async def test_an_urgent_concern_reaches_probation_and_is_acknowledged_from_the_email(
@@ -44,6 +44,9 @@ async def test_an_urgent_concern_reaches_probation_and_is_acknowledged_from_the_
     await officer.get_by_label("Email address").fill("probation@example.org")
     await officer.get_by_label("Password").fill(DEMO_PASSWORD)
     await officer.get_by_role("button", name="Sign in").click()
+    await expect(officer.get_by_role("heading", name="Enter your code")).to_be_visible()
+    assert await serious_accessibility_problems(officer) == []
+    await give_code(officer, "probation@example.org")
     await expect(officer.get_by_role("heading", name="Alert about Circle Rowan")).to_be_visible()
     await expect(officer.get_by_text(canary)).to_be_visible()
     assert await serious_accessibility_problems(officer) == []

@@ -11,7 +11,7 @@ from circles.tables import Concern, ConcernEvent, Escalation
 from cosa.clock import utcnow
 from cosa.tables import AuditEvent
 from cosa.web import make_environment
-from tests.integration.conftest import PASSWORD, form_post, login
+from tests.integration.conftest import PASSWORD, finish_second_factor, form_post, login
 
 
 async def escalate(settings: Any, by: Any, circle: Any, *, minutes_ago: int = 0, description: str = "") -> Any:
@@ -214,6 +214,7 @@ async def test_the_emailed_link_asks_for_sign_in_and_comes_back(client, settings
     signed_in = await form_post(
         client, "/login", {"email": "priya@example.org", "password": PASSWORD, "next": page(escalation)}
     )
+    signed_in = await finish_second_factor(client, signed_in, "priya@example.org")
     assert signed_in.status_code == 303 and signed_in.headers["location"] == page(escalation)
 
 

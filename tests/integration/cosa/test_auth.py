@@ -14,7 +14,7 @@ from cosa.audit import Action
 from cosa.auth import token_hash
 from cosa.clock import utcnow
 from cosa.tables import AuditEvent, LoginThrottle, UserSession
-from tests.integration.conftest import PASSWORD, create_user, form_post, login, session_cookie
+from tests.integration.conftest import PASSWORD, create_user, finish_second_factor, form_post, login, session_cookie
 
 
 async def audit_actions() -> list[str]:
@@ -27,6 +27,9 @@ async def test_sign_in_starts_a_session_and_goes_to_the_page_asked_for(client, c
         client, "/login", {"email": "CARA@example.org ", "password": PASSWORD, "next": "/account/"}
     )
     assert response.status_code == 303
+    # Staff give a second factor next (tests/integration/cosa/test_second_factor.py); the target survives it.
+    assert response.headers["location"] == "/login/second-factor?next=%2Faccount%2F"
+    response = await finish_second_factor(client, response, "cara@example.org")
     assert response.headers["location"] == "/account/"
     token = session_cookie(client)
     assert token and await UserSession.exists().where(UserSession.token_hash == token_hash(token))
@@ -42,6 +45,8 @@ async def test_it_never_redirects_off_site_after_sign_in(client, cast):
         response = await form_post(
             client, "/login", {"email": "cara@example.org", "password": PASSWORD, "next": target}
         )
+        assert response.headers["location"] == "/login/second-factor"
+        response = await finish_second_factor(client, response, "cara@example.org")
         assert response.headers["location"] == "/"
 
 
