@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     csrf_cookie = "__Host-csrftoken" if settings.cookie_secure else "csrftoken"
     return Litestar(
         route_handlers=handlers,
-        state=State({"settings": settings, "jinja": make_environment()}),
+        state=State({"settings": settings, "jinja": make_environment(auto_reload=settings.env == "development")}),
         lifespan=[lifespan],
         middleware=[session_middleware],
         csrf_config=CSRFConfig(

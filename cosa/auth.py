@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import anyio.to_thread
 from argon2 import PasswordHasher
@@ -67,9 +69,24 @@ def hasher(settings: Settings) -> PasswordHasher:
     return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
 
 
+# Each argon2 hash holds ARGON2_MEMORY_KIB (64 MiB in production) while it runs: a burst of sign-ins would
+# otherwise run one per worker thread (up to 40) at once. A few at a time keeps memory bounded.
+HASHING_AT_ONCE = 4
+_hashing_slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
+
+
+def _hashing_slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slot = _hashing_slots.get(loop)
+    if slot is None:
+        slot = _hashing_slots[loop] = asyncio.Semaphore(HASHING_AT_ONCE)
+    return slot
+
+
 async def hash_password(settings: Settings, password: str) -> str:
     # argon2 costs tens of milliseconds of CPU: keep it off the event loop.
-    return await anyio.to_thread.run_sync(hasher(settings).hash, password)
+    async with _hashing_slot():
+        return await anyio.to_thread.run_sync(hasher(settings).hash, password)
 
 
 @cache
@@ -88,7 +105,8 @@ async def verify_password(settings: Settings, password_hash: str, password: str)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(check)
+    async with _hashing_slot():
+        return await anyio.to_thread.run_sync(check)
 
 
 # --- tokens ------------------------------------------------------------------------------------------

@@ -54,9 +54,11 @@ SECURITY_HEADERS = {
 # --- templates ---------------------------------------------------------------------------------------
 
 
-def make_environment() -> Environment:
+def make_environment(*, auto_reload: bool = False) -> Environment:
+    """The templates. Only development re-reads a template when its file changes (a stat per render)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
+        auto_reload=auto_reload,
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
