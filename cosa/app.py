@@ -17,6 +17,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.compression import CompressionMiddleware
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from circles import controllers as circle_controllers
 from cosa import outbox, second_factor_pages
@@ -25,6 +26,7 @@ from cosa.admin import RegionAdminController, UserAdminController
 from cosa.audit_pages import AuditController
 from cosa.auth import SignInRequired, public, session_middleware
 from cosa.controllers import dev_mail, dev_mail_message, healthz
+from cosa.csrf import csrf_middleware
 from cosa.db import close_pool, prepare_database, start_pool
 from cosa.scheduler import start_scheduler
 from cosa.settings import Settings, get_settings
@@ -47,6 +49,37 @@ async def ensure_reference_data() -> None:
     from circles.indicators import ensure_built_in
 
     await ensure_built_in()
+
+
+def admission_control(limit: int) -> Any:
+    """Let at most `limit` requests run at once in this process; the rest wait their turn, in order.
+
+    One process serves on one CPU core. When it is saturated, every extra request in flight only stretches
+    the others: a writer holding SQLite's write lock waits behind all of them between its statements, and
+    the writers queued behind it wait longer still. Letting a few in at a time keeps each request, and each
+    write lock, short; the same work is done, in a fairer order (bench/load.py, 50 users: p95 on SQLite from
+    3.6 s to 0.8 s, on PostgreSQL from 0.8 s to 0.4 s, at the same throughput). 0 means no limit.
+    """
+
+    # Litestar builds the middleware stack once per route: the slots are shared by all of them.
+    slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        if limit <= 0:
+            return app
+
+        async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            loop = asyncio.get_running_loop()
+            slot = slots.get(loop) or slots.setdefault(loop, asyncio.Semaphore(limit))
+            async with slot:
+                await app(scope, receive, send)
+
+        return limited
+
+    return middleware
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -101,15 +134,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=handlers,
         state=State({"settings": settings, "jinja": make_environment(auto_reload=settings.env == "development")}),
         lifespan=[lifespan],
-        middleware=[session_middleware],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name=csrf_cookie,
-            cookie_secure=settings.cookie_secure,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-            header_name="x-csrftoken",
-        ),
+        middleware=[
+            admission_control(settings.requests_at_once),
+            session_middleware,
+            csrf_middleware(
+                CSRFConfig(
+                    secret=settings.secret_key,
+                    cookie_name=csrf_cookie,
+                    cookie_secure=settings.cookie_secure,
+                    cookie_httponly=True,
+                    cookie_samesite="lax",
+                    header_name="x-csrftoken",
+                )
+            ),
+        ],
         plugins=[HTMXPlugin()],
         request_class=HTMXRequest,
         before_send=[before_send],

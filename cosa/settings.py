@@ -43,6 +43,7 @@ class Settings:
     dbs_renewal_years: int
     argon2_time_cost: int
     argon2_memory_kib: int
+    requests_at_once: int  # per process; more wait their turn, in order (cosa/app.py); 0: no limit
     database_pool_size: int  # 0: no pool, a connection per query (the test client runs the app on another event loop)
     dev_mail_dir: Path
     log_level: str
@@ -135,6 +136,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         argon2_time_cost=_int(env, "ARGON2_TIME_COST", 3, 1, 20),
         argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 65536, 8, 1048576),
         database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 0, 200),
+        requests_at_once=_int(env, "REQUESTS_AT_ONCE", 8, 0, 10000),
         dev_mail_dir=Path(env.get("COSA_DEV_MAIL_DIR", "") or PROJECT_ROOT / "var" / "mail"),
         log_level=(env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"),
     )
