@@ -36,7 +36,7 @@ from cosa.auth import found_or_deny, roles
 from cosa.choices import gender_choices
 from cosa.clock import utcnow
 from cosa.db import write_transaction
-from cosa.forms import FormResult, check_choice, check_text, read_form, read_multi
+from cosa.forms import CONTROL_CHARACTERS, FormResult, check_choice, check_text, read_form, read_multi
 from cosa.i18n import LONDON
 from cosa.languages import language_choices, language_name
 from cosa.tables import Role, User
@@ -107,7 +107,7 @@ class CoreMemberController(Controller):
     @get("/", name="circles:core_members", guards=[case_workers])
     async def list(self, request: Req) -> Response[Any]:
         user = request.scope["user"]
-        query = request.query_params.get("q", "").strip()[:60]
+        query = CONTROL_CHARACTERS.sub("", request.query_params.get("q", "")).strip()[:60]
         select = CoreMember.select(
             CoreMember.public_id,
             CoreMember.full_name,

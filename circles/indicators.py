@@ -460,7 +460,9 @@ class IndicatorController(Controller):
         return await self._switch(request, code, "concern")
 
     async def _switch(self, request: Req, code: str, switch: str) -> Response[Any]:
-        row = await Indicator.select(*_COLUMNS).where(Indicator.code == code[:60]).first()
+        code = code[:60]
+        # A code with a NUL cannot exist, and PostgreSQL refuses the comparison rather than finding nothing.
+        row = None if "\x00" in code else await Indicator.select(*_COLUMNS).where(Indicator.code == code).first()
         row = await found_or_deny(request, row, "indicator", code[:60])
         current = bool(row["active"] if switch == "active" else row["raises_concern"])
         # The button says which way it switches, so a form sent twice (a retry on a poor connection)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, InternalServerException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.compression import CompressionMiddleware
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
@@ -49,6 +50,16 @@ async def ensure_reference_data() -> None:
     from circles.indicators import ensure_built_in
 
     await ensure_built_in()
+
+
+def static_file_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Static files: an address that cannot name a file (a NUL in it, a name too long for the file system, a
+    file used as a folder) is a page not found. Litestar's router answers those with a server error."""
+    cause = exc if isinstance(exc, ValueError) else exc.__cause__
+    impossible = (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP)
+    if isinstance(cause, ValueError) or (isinstance(cause, OSError) and cause.errno in impossible):
+        return http_exception_handler(request, NotFoundException())
+    return http_exception_handler(request, exc)
 
 
 def admission_control(limit: int) -> Any:
@@ -121,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             directories=[STATIC_DIR],
             name="static",
             guards=[public],
+            exception_handlers={InternalServerException: static_file_error, ValueError: static_file_error},
             # Only static files are compressed: compressing pages that hold a CSRF token next to text the
             # user typed would open them to BREACH-style guessing.
             middleware=[DefineMiddleware(CompressionMiddleware, config=CompressionConfig(backend="gzip"))],

@@ -96,7 +96,9 @@ async def record(
         actor_role=actor.role if actor is not None else "",
         action=action,
         object_type=object_type,
-        object_id=str(object_id),
+        # Refusals record what a visitor put in the address: keep it within the column and free of NUL,
+        # which PostgreSQL refuses, so a hostile address is refused with a 404 and not a server error.
+        object_id=str(object_id).replace("\x00", "")[:64],
         # Stored as it will read back: the chain's hash is computed over JSON, and an identifier that is not
         # plain JSON (a UUID, a date) would otherwise be hashed one way and stored another, or fail to hash.
         detail=json.loads(json.dumps(detail or {}, default=str)),

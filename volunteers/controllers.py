@@ -14,7 +14,7 @@ from cosa import audit, i18n
 from cosa.auth import deny, found_or_deny, roles
 from cosa.choices import gender_choices, slot_choices
 from cosa.clock import utcnow
-from cosa.forms import FormResult, read_form
+from cosa.forms import CONTROL_CHARACTERS, FormResult, read_form
 from cosa.languages import language_choices
 from cosa.tables import Role
 from cosa.web import flash, render
@@ -79,7 +79,7 @@ class VolunteerController(Controller):
         status = request.query_params.get("status", "")
         if status not in status_labels():
             status = ""
-        search = request.query_params.get("q", "")[:100]
+        search = CONTROL_CHARACTERS.sub("", request.query_params.get("q", ""))[:100]
         volunteers, more = await services.list_volunteers(region_id, status=status, search=search)
         counts = await services.pipeline_counts(region_id)
         today = _today()
