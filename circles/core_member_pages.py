@@ -106,8 +106,18 @@ class CoreMemberController(Controller):
 
     @get("/", name="circles:core_members", guards=[case_workers])
     async def list(self, request: Req) -> Response[Any]:
+        return await self._list(request, "")
+
+    @post("/search", name="circles:core_members_search", guards=[case_workers])
+    async def search(self, request: Req) -> Response[Any]:
+        """The name search is sent in the body, never the address: names must not reach URLs, browser
+        history or proxy logs (SECURITY.md 15)."""
+        values = await read_form(request)
+        return await self._list(request, values.get("q", ""))
+
+    async def _list(self, request: Req, query: str) -> Response[Any]:
         user = request.scope["user"]
-        query = CONTROL_CHARACTERS.sub("", request.query_params.get("q", "")).strip()[:60]
+        query = CONTROL_CHARACTERS.sub("", query).strip()[:60]
         select = CoreMember.select(
             CoreMember.public_id,
             CoreMember.full_name,

@@ -75,11 +75,28 @@ class VolunteerController(Controller):
 
     @get("/", name="volunteers:list")
     async def list(self, request: Req) -> Response[Any]:
+        return await self._list(request, request.query_params.get("status", ""), "")
+
+    @post("/search", name="volunteers:search")
+    async def search(self, request: Req) -> Response[Any]:
+        """A name or email searched for is sent in the body, never the address: personal data must not reach
+        URLs, browser history or proxy logs (SECURITY.md 15). The status filter stays a link."""
+        values = await read_form(request)
+        response = await self._list(request, values.get("status", ""), values.get("q", ""))
+        if _is_fragment_request(request):
+            # The address bar follows the status filter (shareable), never the name searched for.
+            status = values.get("status", "")
+            target = request.app.route_reverse("volunteers:list")
+            response.headers["HX-Push-Url"] = target + (
+                f"?status={status}" if status in status_labels() and status else ""
+            )
+        return response
+
+    async def _list(self, request: Req, status: str, search: str) -> Response[Any]:
         region_id = await _region_id(request)
-        status = request.query_params.get("status", "")
         if status not in status_labels():
             status = ""
-        search = CONTROL_CHARACTERS.sub("", request.query_params.get("q", ""))[:100]
+        search = CONTROL_CHARACTERS.sub("", search)[:100]
         volunteers, more = await services.list_volunteers(region_id, status=status, search=search)
         counts = await services.pipeline_counts(region_id)
         today = _today()

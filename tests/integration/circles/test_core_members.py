@@ -218,10 +218,15 @@ async def test_search_filters_the_list_in_place(client, cast):
     await make_core_member(cast.north)
     await make_core_member(cast.north, full_name="Ewa Nowak", known_as="")
     await login(client, "cara@example.org")
-    fragment = await client.get("/core-members/?q=ewa", headers={"HX-Request": "true"})
+    page = await client.get("/core-members/")
+    # Names searched for go in the request body, never the address (SECURITY.md 15).
+    assert 'method="post" action="/core-members/search"' in page.text and "hx-push-url" not in page.text
+    fragment = await form_post(client, "/core-members/search", {"q": "ewa"}, headers={"HX-Request": "true"})
     assert "Ewa Nowak" in fragment.text and "Daniel Mensah" not in fragment.text and "<html" not in fragment.text
-    none = await client.get("/core-members/?q=zzz")
-    assert "No core members match" in none.text
+    none = await form_post(client, "/core-members/search", {"q": "zzz"})
+    assert none.status_code == 200 and "No core members match" in none.text and 'value="zzz"' in none.text
+    ignored = await client.get("/core-members/?q=ewa")
+    assert "Daniel Mensah" in ignored.text
 
 
 async def test_editing_keeps_the_record_in_step(client, cast):

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from cosa.clock import utcnow
-from tests.integration.conftest import login
+from tests.integration.conftest import form_post, login
 from tests.integration.volunteers.helpers import QueryCounter, add_volunteer, today
 from volunteers.rules import add_years
 from volunteers.tables import SupervisionSession
@@ -58,11 +58,15 @@ async def test_search_finds_part_of_a_name_or_email_whatever_the_case(client, ca
     await add_volunteer(cast.north, "Zoe Applicant", email="zoe@example.net")
     await add_volunteer(cast.north, "Amir Active", email="amir.k@example.net", status="active")
     await login(client, "cara@example.org")
-    assert rows((await client.get("/volunteers/?q=zOE")).text) == ["Zoe Applicant"]
-    assert rows((await client.get("/volunteers/?q=amir.k")).text) == ["Amir Active"]
-    assert rows((await client.get("/volunteers/?q=%25")).text) == ["Amir Active", "Zoe Applicant"]
-    assert rows((await client.get("/volunteers/?q=zoe&status=active")).text) == []
-    none = await client.get("/volunteers/?q=<b>nobody</b>")
+
+    async def search(**values: str) -> list[str]:
+        return rows((await form_post(client, "/volunteers/search", values)).text)
+
+    assert await search(q="zOE") == ["Zoe Applicant"]
+    assert await search(q="amir.k") == ["Amir Active"]
+    assert await search(q="%") == ["Amir Active", "Zoe Applicant"]
+    assert await search(q="zoe", status="active") == []
+    none = await form_post(client, "/volunteers/search", {"q": "<b>nobody</b>"})
     assert "No volunteers match ‘&lt;b&gt;nobody&lt;/b&gt;’" in none.text
     assert "<b>nobody" not in none.text
 
@@ -70,13 +74,19 @@ async def test_search_finds_part_of_a_name_or_email_whatever_the_case(client, ca
 async def test_htmx_gets_only_the_list(client, cast):
     await add_volunteer(cast.north, "Zoe Applicant")
     await login(client, "cara@example.org")
-    fragment = await client.get("/volunteers/?q=zoe", headers={"HX-Request": "true"})
+    fragment = await form_post(client, "/volunteers/search", {"q": "zoe"}, headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert fragment.text.lstrip().startswith('<div id="volunteer-list">')
     assert "<html" not in fragment.text and rows(fragment.text) == ["Zoe Applicant"]
+    assert fragment.headers["hx-push-url"] == "/volunteers"  # the status, shareable; never the name
+    filtered = await form_post(
+        client, "/volunteers/search", {"q": "zoe", "status": "applicant"}, headers={"HX-Request": "true"}
+    )
+    assert filtered.headers["hx-push-url"] == "/volunteers?status=applicant"
     page = await client.get("/volunteers/")
-    assert 'hx-get="/volunteers"' in page.text and 'hx-target="#volunteer-list"' in page.text
-    assert 'hx-push-url="true"' in page.text
+    assert 'hx-post="/volunteers/search"' in page.text and 'hx-target="#volunteer-list"' in page.text
+    # A name searched for is never pushed into the address bar (SECURITY.md 15).
+    assert "hx-push-url" not in page.text
 
 
 async def test_dbs_expiry_is_flagged_when_expired_or_within_60_days(client, cast, settings):
