@@ -338,12 +338,15 @@ class CircleController(Controller):
                 )
             flash(request, "error", broken.message)
             return Redirect(path=request.app.route_reverse("circles:matching", public_id=public_id), status_code=303)
-        message = i18n.gettext(
-            "%(name)s is invited. They accept or decline from their own account.", name=volunteer["display_name"]
-        )
         if htmx:
+            message = i18n.gettext(
+                "%(name)s is invited. They accept or decline from their own account.", name=volunteer["display_name"]
+            )
             return render(request, "circles/_invite_result.html", {"message": message, "ok": True})
-        flash(request, "success", message)
+        # The flash message travels in a cookie: no names in it.
+        flash(
+            request, "success", i18n.gettext("The volunteer is invited. They accept or decline from their own account.")
+        )
         return Redirect(path=request.app.route_reverse("circles:matching", public_id=public_id), status_code=303)
 
     @post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import time, timedelta
 
 from circles.tables import Circle, CircleMembership
@@ -57,6 +58,21 @@ async def test_a_volunteer_of_another_region_cannot_be_invited(client, programme
     assert response.status_code == 404
     garbage = await form_post(client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": "not-a-uuid"})
     assert garbage.status_code == 404
+
+
+async def test_inviting_without_htmx_puts_no_name_in_the_flash_cookie(client, programme):
+    erin = await make_volunteer(programme.north, "Erin Nearby")
+    await login(client, "cara@example.org")
+    response = await form_post(
+        client, f"/circles/{programme.circle_a.public_id}/invite", {"volunteer": str(erin.public_id)}
+    )
+    assert response.status_code == 303
+    cookies = " ".join(response.headers.get_list("set-cookie"))
+    assert "flash" in cookies
+    decoded = base64.urlsafe_b64decode(cookies.split("cosa_flash=", 1)[1].split(";", 1)[0].rpartition(".")[0] + "==")
+    assert b"Erin" not in decoded and b"is invited" in decoded
+    page = await client.get(response.headers["location"])
+    assert "The volunteer is invited" in page.text
 
 
 async def test_a_full_circle_takes_no_more_invitations(client, programme):
