@@ -197,12 +197,8 @@ def build_calendar(meetings: list[dict[str, Any]], now: datetime) -> bytes:
 async def feed_body(owner: dict[str, Any], now: datetime) -> bytes:
     """The whole feed, its words in the owner's saved language (the calendar app's is not theirs)."""
     meetings = await meetings_for(owner, now)
-    previous = i18n.get_locale()
-    i18n.set_locale(i18n.negotiate(owner["locale"], None))
-    try:
+    with i18n.in_locale(i18n.negotiate(owner["locale"], None)):
         return build_calendar(meetings, now)
-    finally:
-        i18n.set_locale(previous)
 
 
 # --- routes ------------------------------------------------------------------------------------------

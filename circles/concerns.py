@@ -102,14 +102,8 @@ def state_labels() -> dict[str, str]:
 
 
 def _email(jinja: Any, template: str, locale: str, **context: Any) -> tuple[str, str]:
-    previous = i18n.get_locale()
-    i18n.set_locale(locale or i18n.DEFAULT_LOCALE)
-    try:
-        text = jinja.get_template(f"emails/{template}.txt").render(severities=severity_labels(), **context).strip()
-    finally:
-        i18n.set_locale(previous)
-    subject, _sep, body = text.partition("\n")
-    return subject.strip(), body.strip() + "\n"
+    with i18n.in_locale(locale):
+        return outbox.render_email(jinja, template, severities=severity_labels(), **context)
 
 
 async def event(

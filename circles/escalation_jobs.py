@@ -233,9 +233,7 @@ async def _remind_action(settings: Settings, row: dict[str, Any], policy: Policy
 
 def _action_email(settings: Settings, row: dict[str, Any], locale: str) -> tuple[str, str]:
     """(subject, body) in the officer's language: the code name, severity, time and a link, nothing more."""
-    previous = i18n.get_locale()
-    i18n.set_locale(locale or i18n.DEFAULT_LOCALE)
-    try:
+    with i18n.in_locale(locale):
         circle, severity = row["concern.circle.code_name"], severity_labels()[row["severity"]]
         subject = i18n.gettext(
             "Reminder: record what was done about the %(severity)s alert for %(circle)s",
@@ -259,8 +257,6 @@ def _action_email(settings: Settings, row: dict[str, Any], locale: str) -> tuple
             "",
             i18n.gettext("CoSA Circles"),
         ]
-    finally:
-        i18n.set_locale(previous)
     return subject, "\n".join(lines) + "\n"
 
 

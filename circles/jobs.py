@@ -39,14 +39,8 @@ OPEN_MINUTES = [MinutesStatus.none.value, MinutesStatus.draft.value]
 
 def _render(settings: Settings, jinja: Any, template: str, locale: str, **context: Any) -> tuple[str, str]:
     """(subject, body) of an email in the recipient's language; the subject is the body's first line."""
-    previous = i18n.get_locale()
-    i18n.set_locale(locale or i18n.DEFAULT_LOCALE)
-    try:
-        text = jinja.get_template(f"emails/{template}.txt").render(base_url=settings.base_url, **context).strip()
-    finally:
-        i18n.set_locale(previous)
-    subject, _sep, body = text.partition("\n")
-    return subject.strip(), body.strip() + "\n"
+    with i18n.in_locale(locale):
+        return outbox.render_email(jinja, template, base_url=settings.base_url, **context)
 
 
 async def _send_once(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
@@ -35,6 +37,16 @@ def set_locale(locale: str) -> None:
 
 def get_locale() -> str:
     return _current_locale.get()
+
+
+@contextmanager
+def in_locale(locale: str | None) -> Iterator[None]:
+    """Words in someone else's language for a while (an email to its recipient, a calendar feed)."""
+    token = _current_locale.set(locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE)
+    try:
+        yield
+    finally:
+        _current_locale.reset(token)
 
 
 def html_lang(locale: str | None = None) -> str:

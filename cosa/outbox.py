@@ -38,6 +38,14 @@ SAFETY_NET_SECONDS = 15
 _wake_event: asyncio.Event | None = None
 
 
+def render_email(jinja: Any, template: str, **context: Any) -> tuple[str, str]:
+    """(subject, body) of templates/emails/TEMPLATE.txt, whose first line is the subject. Call it inside
+    `i18n.in_locale(recipient's locale)` so the email is in their language."""
+    text = jinja.get_template(f"emails/{template}.txt").render(**context).strip()
+    subject, _sep, body = text.partition("\n")
+    return subject.strip(), body.strip() + "\n"
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     sent: int = 0

@@ -36,9 +36,7 @@ def role_labels() -> dict[str, str]:
 async def _queue_invitation_email(
     settings: Settings, jinja: Environment, user: dict[str, Any], token: str, now: datetime, kind: str
 ) -> None:
-    previous = i18n.get_locale()
-    i18n.set_locale(user["locale"] or i18n.DEFAULT_LOCALE)  # the email goes out in the recipient's language
-    try:
+    with i18n.in_locale(user["locale"]):  # the email goes out in the recipient's language
         link = f"{settings.base_url}/invitation/{token}"
         body = jinja.get_template("emails/invitation.txt").render(
             name=user["display_name"],
@@ -51,8 +49,6 @@ async def _queue_invitation_email(
             if kind == "password_reset"
             else i18n.gettext("You are invited to CoSA Circles")
         )
-    finally:
-        i18n.set_locale(previous)
     await outbox.enqueue(settings, recipient=user["email"], subject=subject, body_text=body, kind=kind, now=now)
 
 
