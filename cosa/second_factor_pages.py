@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
@@ -126,7 +127,7 @@ class SecondFactorSignInController(Controller):
         next_url = safe_next(request.query_params.get("next"), "")
         if not second_factor.is_enrolled(user):
             target = request.app.route_reverse("auth:second_factor_setup")
-            return Redirect(path=target + (f"?next={next_url}" if next_url else ""), status_code=303)
+            return Redirect(path=target + (f"?next={quote(next_url, safe='/')}" if next_url else ""), status_code=303)
         return render(request, "auth/second_factor.html", {"next": next_url})
 
     @post("/", name="auth:second_factor_submit")
